@@ -1,0 +1,1 @@
+//! Runnable scenarios; see the `examples/` folder.

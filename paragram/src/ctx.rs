@@ -1,0 +1,157 @@
+//! The context a process's code runs in: who it is, what it can spawn and
+//! link, and the receivers it registers while it runs.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::exit::{BoxError, Exit};
+use crate::link;
+use crate::message::Message;
+use crate::pattern::{FromBindings, Pattern, PatternError};
+use crate::pid::{Core, Pid};
+use crate::process::Outcome;
+use crate::runner::Envelope;
+use crate::spawn::{self, IntoSpawn, SpawnError};
+use crate::term::Term;
+
+type Handler = Box<dyn FnMut(&mut Ctx, Vec<Term>) -> Result<(), Exit> + Send>;
+
+/// A receiver registered at run time: a pattern and its handler.
+struct Receiver {
+    pattern: Pattern,
+    handler: Handler,
+}
+
+/// The running process, as its own code sees it. Every handler and the
+/// start-up code get `&mut Ctx`.
+pub struct Ctx {
+    core: Arc<Core>,
+    /// Runtime receivers, in registration order.
+    receivers: Vec<Receiver>,
+}
+
+impl Ctx {
+    pub(crate) fn new(core: Arc<Core>) -> Ctx {
+        Ctx {
+            core,
+            receivers: Vec::new(),
+        }
+    }
+
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// A handle to this process.
+    pub fn me(&self) -> Pid {
+        Pid::from_core(self.core.clone())
+    }
+
+    /// This process's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// Spawns a process, not linked to this one.
+    pub fn spawn(&mut self, process: impl IntoSpawn) -> Result<Pid, SpawnError> {
+        spawn::spawn(process.into_spawn(), None)
+    }
+
+    /// Spawns a process linked both ways to this one; the link is in place
+    /// before the child runs, so it cannot end unobserved.
+    pub fn spawn_link(&mut self, process: impl IntoSpawn) -> Result<Pid, SpawnError> {
+        spawn::spawn(process.into_spawn(), Some(&self.core))
+    }
+
+    /// Links this process both ways to `pid`. Linking to a process that has
+    /// ended delivers its `(Exit, Pid)` at once; linking to oneself or
+    /// linking twice does nothing.
+    pub fn link(&mut self, pid: &Pid) {
+        link::link(&self.core, pid.core());
+    }
+
+    /// Removes the link to `pid`, if any.
+    pub fn unlink(&mut self, pid: &Pid) {
+        link::unlink(&self.core, pid.core());
+    }
+
+    /// Registers a receiver, tried after those registered before it; it
+    /// takes effect from the next message. The handler's argument is a tuple
+    /// of the pattern's bindings, each of the type the pattern names (or
+    /// `Term`), or `Vec<Term>` for all of them.
+    ///
+    /// ```
+    /// use paragram::{Ctx, Root, pattern};
+    /// let root = Root::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let pid = root
+    ///     .spawn(move |ctx: &mut Ctx| {
+    ///         ctx.receive(pattern!("add", i64, i64), move |_, (a, b): (i64, i64)| {
+    ///             tx.send(a + b).unwrap();
+    ///         })
+    ///     })
+    ///     .unwrap();
+    /// pid.send(("add", 2, 3)).unwrap();
+    /// assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)), Ok(5));
+    /// ```
+    pub fn receive<A, R>(
+        &mut self,
+        pattern: Pattern,
+        mut handler: impl FnMut(&mut Ctx, A) -> R + Send + 'static,
+    ) -> Result<(), PatternError>
+    where
+        A: FromBindings,
+        R: Outcome,
+    {
+        A::check(&pattern)?;
+        let handler: Handler = Box::new(move |ctx, bindings| match A::from_bindings(bindings) {
+            Some(args) => handler(ctx, args).into_exit(),
+            // `check` above makes this unreachable for the bindings `pattern` gives.
+            None => Err(Exit::with_error("handler arguments do not fit the pattern's bindings")),
+        });
+        self.receivers.push(Receiver { pattern, handler });
+        Ok(())
+    }
+
+    /// Ends this process normally once the messages already queued are
+    /// handled.
+    pub fn terminate(&mut self) {
+        let _ = self.core.mailbox.push(Envelope::Terminate(Exit::normal()));
+    }
+
+    /// Ends this process with `reason` once the messages already queued are
+    /// handled. To end at once, return `Err(reason)` from the handler.
+    pub fn terminate_with(&mut self, reason: impl Into<BoxError>) {
+        let exit = Exit::with_error(reason);
+        let _ = self.core.mailbox.push(Envelope::Terminate(exit));
+    }
+
+    /// Runs the first runtime receiver that matches `message`; hands the
+    /// message back if none does. Receivers registered meanwhile are kept
+    /// for the next message.
+    pub(crate) fn dispatch(&mut self, message: Message) -> Result<Option<Message>, Exit> {
+        let mut receivers = std::mem::take(&mut self.receivers);
+        let position = receivers
+            .iter()
+            .position(|r| r.pattern.matches(message.terms()));
+        let result = match position {
+            Some(i) => {
+                let receiver = &mut receivers[i];
+                let bindings = receiver.pattern.bind(message.into_terms());
+                (receiver.handler)(self, bindings).map(|()| None)
+            }
+            None => Ok(Some(message)),
+        };
+        receivers.append(&mut self.receivers);
+        self.receivers = receivers;
+        result
+    }
+}
+
+impl fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Ctx(")?;
+        self.core.fmt_debug(f)?;
+        write!(f, ")")
+    }
+}

@@ -1,0 +1,54 @@
+//! paragram: Erlang-style processes for Rust.
+//!
+//! Processes share nothing and talk by messages: tuples of [`Term`]s sent to
+//! a [`Pid`] and matched by pattern, by value and by type, against the
+//! process's receivers. Links tie processes together: when one ends, every
+//! process linked to it receives `(Exit, Pid)` and, unless a receiver
+//! handles that, ends too. A failure is an exit value you can wait on,
+//! match and recover from.
+//!
+//! ```
+//! use paragram::{Ctx, Root, pattern};
+//!
+//! let root = Root::new();
+//! let proc = root
+//!     .spawn(|ctx: &mut Ctx| {
+//!         println!("process started!");
+//!         ctx.receive(pattern!("go away"), |ctx, ()| {
+//!             println!("process ending.");
+//!             ctx.terminate();
+//!         })
+//!     })
+//!     .unwrap();
+//! proc.send("go away").unwrap();
+//! assert!(proc.wait().is_normal());
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod ctx;
+mod exit;
+mod kind;
+mod link;
+mod mailbox;
+mod message;
+mod pattern;
+mod pid;
+mod process;
+mod root;
+mod runner;
+mod spawn;
+mod sync;
+mod term;
+
+pub use ctx::Ctx;
+pub use exit::{BoxError, Exit, LinkedExit, Panicked, SharedError, UnhandledMessage};
+pub use kind::{Kind, thread_limit};
+pub use message::{IntoMessage, Message};
+pub use paragram_derive::pattern;
+pub use pattern::*;
+pub use pid::{Pid, SendError};
+pub use process::{FnProcess, Handled, Outcome, Process};
+pub use root::{ROOT_NAME, Root, main};
+pub use spawn::{IntoSpawn, Spawn, SpawnError};
+pub use term::{Bytes, FromTerm, IntoTerm, Opaque, OpaqueValue, Term};

@@ -1,0 +1,133 @@
+//! Links between processes and the exit notifications they carry.
+//!
+//! Each process keeps its links in its own `Links`, behind a lock that no
+//! user code ever runs under. Linking two processes takes both locks in the
+//! order of their ids, so concurrent mutual links cannot deadlock; a process
+//! that ends marks its links closed under its own lock, so a link racing
+//! with the end is either in the set the process notifies or sees the
+//! process dead and delivers its exit at once: exactly one notification.
+
+use std::sync::{Arc, Weak};
+
+use crate::exit::Exit;
+use crate::pid::{Core, Pid, lock};
+use crate::runner::Envelope;
+
+/// The links of one process. Links hold no strong reference: a link never
+/// keeps a peer alive.
+#[derive(Default)]
+pub(crate) struct Links {
+    /// Set on exit; from then on nothing joins the sets.
+    closed: bool,
+    /// Two-way links: each side notifies the other.
+    peers: Vec<(u64, Weak<Core>)>,
+    /// One-way links: processes this one notifies when it ends, and which
+    /// do not notify it.
+    watchers: Vec<(u64, Weak<Core>)>,
+}
+
+impl Links {
+    fn add_peer(&mut self, core: &Arc<Core>) {
+        if !self.peers.iter().any(|(id, _)| *id == core.id) {
+            self.peers.push((core.id, Arc::downgrade(core)));
+        }
+    }
+
+    fn remove_peer(&mut self, id: u64) {
+        self.peers.retain(|(peer, _)| *peer != id);
+    }
+}
+
+/// Links `a` and `b` both ways. A link to oneself does nothing; a link to a
+/// process that has ended delivers its exit to the other at once.
+pub(crate) fn link(a: &Arc<Core>, b: &Arc<Core>) {
+    if a.id == b.id {
+        return;
+    }
+    let (first, second) = if a.id < b.id { (a, b) } else { (b, a) };
+    let mut first_links = lock(&first.links);
+    let mut second_links = lock(&second.links);
+    match (first_links.closed, second_links.closed) {
+        (false, false) => {
+            first_links.add_peer(second);
+            second_links.add_peer(first);
+        }
+        (true, false) => {
+            drop((first_links, second_links));
+            deliver(second, first);
+        }
+        (false, true) => {
+            drop((first_links, second_links));
+            deliver(first, second);
+        }
+        (true, true) => {}
+    }
+}
+
+/// Removes the two-way link between `a` and `b`, if there is one.
+pub(crate) fn unlink(a: &Arc<Core>, b: &Arc<Core>) {
+    let (first, second) = if a.id < b.id { (a, b) } else { (b, a) };
+    let mut first_links = lock(&first.links);
+    let mut second_links = lock(&second.links);
+    first_links.remove_peer(second.id);
+    second_links.remove_peer(first.id);
+}
+
+/// Makes `core` notify `watcher` when it ends, one way. Delivers at once if
+/// `core` has already ended.
+pub(crate) fn watch(core: &Arc<Core>, watcher: &Arc<Core>) {
+    let mut links = lock(&core.links);
+    if links.closed {
+        drop(links);
+        deliver(watcher, core);
+    } else if !links.watchers.iter().any(|(id, _)| *id == watcher.id) {
+        links.watchers.push((watcher.id, Arc::downgrade(watcher)));
+    }
+}
+
+/// The exit step "notify links": closes `core`'s links and sends
+/// `(Exit, Pid)` to every linked process. The exit value must be recorded.
+pub(crate) fn notify_exit(core: &Arc<Core>) {
+    let (peers, watchers) = {
+        let mut links = lock(&core.links);
+        links.closed = true;
+        (
+            std::mem::take(&mut links.peers),
+            std::mem::take(&mut links.watchers),
+        )
+    };
+    for (_, peer) in peers {
+        if let Some(peer) = peer.upgrade() {
+            lock(&peer.links).remove_peer(core.id);
+            deliver(&peer, core);
+        }
+    }
+    for (_, watcher) in watchers {
+        if let Some(watcher) = watcher.upgrade() {
+            deliver(&watcher, core);
+        }
+    }
+}
+
+/// Forgets every link of a process that never ran, telling no one.
+pub(crate) fn detach(core: &Arc<Core>) {
+    let peers = {
+        let mut links = lock(&core.links);
+        links.closed = true;
+        links.watchers.clear();
+        std::mem::take(&mut links.peers)
+    };
+    for (_, peer) in peers {
+        if let Some(peer) = peer.upgrade() {
+            lock(&peer.links).remove_peer(core.id);
+        }
+    }
+}
+
+/// Sends `to` the notification that `ended` has ended.
+fn deliver(to: &Arc<Core>, ended: &Arc<Core>) {
+    let exit = ended.exit().unwrap_or_else(Exit::normal);
+    let from = Pid::from_core(ended.clone());
+    // A closed mailbox: `to` has ended too and needs no news.
+    let _ = to.mailbox.push(Envelope::Exit { from, exit });
+}

@@ -1,0 +1,145 @@
+//! Messages: tuples of terms, and what converts into one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use crate::exit::Exit;
+use crate::pid::Pid;
+use crate::term::{Bytes, IntoTerm, Opaque, Term, write_tuple};
+
+/// A message: a tuple of terms, like an Erlang tuple.
+///
+/// `pid.send(("hello", 1))` sends the 2-element message `("hello", 1)`,
+/// `pid.send("go away")` the 1-element message `("go away",)`, `pid.send(())`
+/// the empty message and `pid.send(((1, 2),))` a 1-element message whose
+/// element is a tuple.
+#[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Message(Vec<Term>);
+
+impl Message {
+    /// The message made of `terms`.
+    pub fn new(terms: Vec<Term>) -> Message {
+        Message(terms)
+    }
+
+    /// The message's elements.
+    pub fn terms(&self) -> &[Term] {
+        &self.0
+    }
+
+    /// The message's elements, by value.
+    pub fn into_terms(self) -> Vec<Term> {
+        self.0
+    }
+
+    /// How many elements the message has.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether this is the empty message `()`.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Message {
+    /// The message as a Rust tuple: `()`, `("go away",)`, `("hello", 1)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_tuple(f, &self.0)
+    }
+}
+
+/// Conversion into a [`Message`]: a tuple becomes the message's elements,
+/// any other value a 1-element message.
+pub trait IntoMessage {
+    /// Converts `self` into a message.
+    fn into_message(self) -> Message;
+}
+
+impl IntoMessage for Message {
+    fn into_message(self) -> Message {
+        self
+    }
+}
+
+impl IntoMessage for () {
+    fn into_message(self) -> Message {
+        Message(Vec::new())
+    }
+}
+
+impl<T: Opaque> IntoMessage for T {
+    fn into_message(self) -> Message {
+        Message(vec![self.into_term()])
+    }
+}
+
+macro_rules! single {
+    ($($t:ty),* $(,)?) => {$(
+        impl IntoMessage for $t {
+            fn into_message(self) -> Message {
+                Message(vec![self.into_term()])
+            }
+        }
+    )*};
+}
+single!(
+    bool, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64, char,
+    String, &str, &String, Box<str>, Bytes, Pid, &Pid, Exit, Term,
+);
+
+impl<T: IntoTerm> IntoMessage for Vec<T> {
+    fn into_message(self) -> Message {
+        Message(vec![self.into_term()])
+    }
+}
+
+impl<T: IntoTerm, const N: usize> IntoMessage for [T; N] {
+    fn into_message(self) -> Message {
+        Message(vec![self.into_term()])
+    }
+}
+
+impl<T: IntoTerm + Clone> IntoMessage for &[T] {
+    fn into_message(self) -> Message {
+        Message(vec![self.into_term()])
+    }
+}
+
+impl<K: IntoTerm, V: IntoTerm> IntoMessage for BTreeMap<K, V> {
+    fn into_message(self) -> Message {
+        Message(vec![self.into_term()])
+    }
+}
+
+impl<K: IntoTerm, V: IntoTerm, S> IntoMessage for HashMap<K, V, S> {
+    fn into_message(self) -> Message {
+        Message(vec![self.into_term()])
+    }
+}
+
+macro_rules! tuples {
+    ($( ($($n:tt $t:ident),*) )*) => {$(
+        impl<$($t: IntoTerm),*> IntoMessage for ($($t,)*) {
+            fn into_message(self) -> Message {
+                Message(vec![$(self.$n.into_term()),*])
+            }
+        }
+    )*};
+}
+
+tuples! {
+    (0 A)
+    (0 A, 1 B)
+    (0 A, 1 B, 2 C)
+    (0 A, 1 B, 2 C, 3 D)
+    (0 A, 1 B, 2 C, 3 D, 4 E)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K)
+    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L)
+}

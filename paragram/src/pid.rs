@@ -1,0 +1,286 @@
+//! Process handles, and the state a process shares with them.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::exit::{BoxError, Exit};
+use crate::link::Links;
+use crate::mailbox::Mailbox;
+use crate::message::{IntoMessage, Message};
+use crate::runner::Envelope;
+
+/// A handle to a process: cheap to clone, `Send + Sync`, compared and hashed
+/// by the identity of the process.
+///
+/// A process whose every `Pid` is dropped can never be sent another message:
+/// once its mailbox is empty it ends normally, like an actor whose addresses
+/// are all gone. Keep a `Pid` for as long as a process should live.
+pub struct Pid {
+    core: Arc<Core>,
+}
+
+/// Where a process is in its life, as its waiters see it.
+#[derive(Default)]
+struct Life {
+    /// The exit value, recorded first thing on exit.
+    exit: Option<Exit>,
+    /// Set once every exit step is done: queue dropped, links told.
+    finished: bool,
+    /// Releases what drives the process (joins its thread); taken by the
+    /// first waiter after `finished`.
+    reap: Option<Box<dyn FnOnce() + Send>>,
+}
+
+/// The state of one process that its handles, its links and its driver share.
+pub(crate) struct Core {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) kind: &'static str,
+    pub(crate) mailbox: Mailbox<Envelope>,
+    pub(crate) links: Mutex<Links>,
+    /// How many `Pid`s exist; the last one dropped tells the process.
+    handles: AtomicUsize,
+    life: Mutex<Life>,
+    ended: Condvar,
+}
+
+/// Locks `mutex`, ignoring poisoning: no user code runs under these locks,
+/// so a poisoned one only means a panic elsewhere in the same thread.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Core {
+    pub(crate) fn new(id: u64, name: String, kind: &'static str, mailbox: Mailbox<Envelope>) -> Core {
+        Core {
+            id,
+            name,
+            kind,
+            mailbox,
+            links: Mutex::new(Links::default()),
+            handles: AtomicUsize::new(0),
+            life: Mutex::new(Life::default()),
+            ended: Condvar::new(),
+        }
+    }
+
+    /// Writes `<#Thread: ponger [7]>`: kind, name and id.
+    pub(crate) fn fmt_debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<#{}: {} [{}]>", self.kind, self.name, self.id)
+    }
+
+    /// How many `Pid`s to this process exist.
+    pub(crate) fn handles(&self) -> usize {
+        self.handles.load(Ordering::SeqCst)
+    }
+
+    /// The exit value, once recorded.
+    pub(crate) fn exit(&self) -> Option<Exit> {
+        lock(&self.life).exit.clone()
+    }
+
+    /// First exit step: record the exit value.
+    pub(crate) fn record_exit(&self, exit: Exit) {
+        lock(&self.life).exit = Some(exit);
+    }
+
+    /// Sets what releases the driver once the process has ended.
+    pub(crate) fn set_reaper(&self, reap: Box<dyn FnOnce() + Send>) {
+        lock(&self.life).reap = Some(reap);
+    }
+
+    /// Last exit step: wake everyone waiting.
+    pub(crate) fn finish(&self) {
+        lock(&self.life).finished = true;
+        self.ended.notify_all();
+    }
+
+    /// Waits until the process has finished or `deadline` passes.
+    fn wait_until(&self, deadline: Option<Instant>) -> Option<Exit> {
+        let mut life = lock(&self.life);
+        while !life.finished {
+            life = match deadline {
+                None => self.ended.wait(life).unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.checked_duration_since(Instant::now())?;
+                    self.ended
+                        .wait_timeout(life, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+        let exit = life.exit.clone();
+        let reap = life.reap.take();
+        drop(life);
+        if let Some(reap) = reap {
+            reap();
+        }
+        exit
+    }
+}
+
+impl Pid {
+    /// A new handle to `core`.
+    pub(crate) fn from_core(core: Arc<Core>) -> Pid {
+        core.handles.fetch_add(1, Ordering::SeqCst);
+        Pid { core }
+    }
+
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// Sends `message`; on a dead process, hands it back in the error.
+    ///
+    /// ```
+    /// let root = paragram::Root::new();
+    /// let pid = root.spawn(|_ctx: &mut paragram::Ctx| {}).unwrap();
+    /// pid.terminate();
+    /// pid.wait();
+    /// let err = pid.send(("hello", 1)).unwrap_err();
+    /// assert_eq!(format!("{:?}", err.into_inner()), r#"("hello", 1)"#);
+    /// ```
+    pub fn send(&self, message: impl IntoMessage) -> Result<(), SendError<Message>> {
+        let message = message.into_message();
+        self.core
+            .mailbox
+            .push(Envelope::Message(message))
+            .map_err(|envelope| match envelope {
+                Envelope::Message(message) => SendError(message),
+                _ => SendError(Message::new(Vec::new())),
+            })
+    }
+
+    /// Ends the process normally once it has handled the messages already
+    /// sent to it. Does nothing to a dead process.
+    pub fn terminate(&self) {
+        self.stop(Exit::normal());
+    }
+
+    /// Ends the process with `reason` once it has handled the messages
+    /// already sent to it. Does nothing to a dead process.
+    pub fn terminate_with(&self, reason: impl Into<BoxError>) {
+        self.stop(Exit::with_error(reason));
+    }
+
+    fn stop(&self, exit: Exit) {
+        // A closed mailbox means the process has already ended.
+        let _ = self.core.mailbox.push(Envelope::Terminate(exit));
+    }
+
+    /// Waits for the process to end and returns its exit value.
+    pub fn wait(&self) -> Exit {
+        self.core.wait_until(None).unwrap_or_default()
+    }
+
+    /// Waits up to `timeout` for the process to end; `None` if it has not.
+    pub fn wait_timeout(&self, timeout: Duration) -> Option<Exit> {
+        self.core.wait_until(Some(Instant::now() + timeout))
+    }
+
+    /// Whether the process has not yet ended.
+    pub fn is_alive(&self) -> bool {
+        lock(&self.core.life).exit.is_none()
+    }
+
+    /// The exit value, or `None` while the process is alive.
+    pub fn exit(&self) -> Option<Exit> {
+        self.core.exit()
+    }
+
+    /// The process's name: the one given at spawn, else `<Kind>-<n>`.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// A number no other process of this program has.
+    pub fn id(&self) -> u64 {
+        self.core.id
+    }
+
+    /// How many messages wait in the process's mailbox.
+    pub fn mailbox_len(&self) -> usize {
+        self.core.mailbox.len()
+    }
+}
+
+impl Clone for Pid {
+    fn clone(&self) -> Pid {
+        Pid::from_core(self.core.clone())
+    }
+}
+
+impl Drop for Pid {
+    fn drop(&mut self) {
+        if self.core.handles.fetch_sub(1, Ordering::SeqCst) == 1 {
+            // Tell the process nobody can reach it any more; it decides
+            // once it has handled what is queued. Closed: already ended.
+            let _ = self.core.mailbox.push(Envelope::Unreachable);
+        }
+    }
+}
+
+impl PartialEq for Pid {
+    fn eq(&self, other: &Pid) -> bool {
+        self.core.id == other.core.id
+    }
+}
+
+impl Eq for Pid {}
+
+impl Hash for Pid {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.core.id.hash(state);
+    }
+}
+
+impl PartialOrd for Pid {
+    fn partial_cmp(&self, other: &Pid) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pid {
+    fn cmp(&self, other: &Pid) -> CmpOrdering {
+        self.core.id.cmp(&other.core.id)
+    }
+}
+
+impl fmt::Display for Pid {
+    /// The process's name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.core.name)
+    }
+}
+
+impl fmt::Debug for Pid {
+    /// `<#Thread: ponger [7]>`: kind, name and id.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.core.fmt_debug(f)
+    }
+}
+
+/// A send to a process that has ended; holds the message, handed back.
+#[derive(Error)]
+#[error("sending to a process that has ended")]
+pub struct SendError<T>(pub T);
+
+impl<T> SendError<T> {
+    /// The message that was not delivered.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError { .. }")
+    }
+}

@@ -1,0 +1,193 @@
+//! The per-process loop, whatever drives it: start, receive, dispatch,
+//! catch, exit.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use crate::ctx::Ctx;
+use crate::exit::{Exit, LinkedExit, Panicked, UnhandledMessage};
+use crate::link;
+use crate::mailbox::Inbox;
+use crate::message::Message;
+use crate::pid::{Core, Pid};
+use crate::process::{Handled, Process};
+use crate::term::Term;
+
+/// What travels through a mailbox: messages and the signals that share
+/// their order.
+pub(crate) enum Envelope {
+    /// A message from `send`.
+    Message(Message),
+    /// A linked process ended; delivered as the message `(Exit, Pid)`.
+    Exit { from: Pid, exit: Exit },
+    /// `terminate` / `terminate_with`: end once this is reached.
+    Terminate(Exit),
+    /// The last `Pid` was dropped.
+    Unreachable,
+    /// Code to run inside the process, as a handler does.
+    Run(Box<dyn FnOnce(&mut Ctx) + Send>),
+}
+
+/// What the process does after a step.
+pub(crate) enum Step {
+    Continue,
+    Exit(Exit),
+}
+
+/// One process: its logic, its context and its inbox.
+pub(crate) struct Runner {
+    ctx: Ctx,
+    inbox: Inbox<Envelope>,
+    process: Box<dyn Process>,
+}
+
+impl Runner {
+    pub(crate) fn new(ctx: Ctx, inbox: Inbox<Envelope>, process: Box<dyn Process>) -> Runner {
+        Runner {
+            ctx,
+            inbox,
+            process,
+        }
+    }
+
+    /// The process's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.ctx.core().name
+    }
+
+    /// The state the process shares with its handles.
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        self.ctx.core()
+    }
+
+    /// Runs the process from start-up to its last exit step.
+    pub(crate) fn run(mut self) {
+        let exit = self.run_until_exit();
+        self.finish(exit);
+    }
+
+    fn run_until_exit(&mut self) -> Exit {
+        if let Step::Exit(exit) = self.start() {
+            return exit;
+        }
+        loop {
+            let envelope = self.inbox.recv();
+            if let Step::Exit(exit) = self.handle(envelope) {
+                return exit;
+            }
+        }
+    }
+
+    /// Runs the start-up code.
+    pub(crate) fn start(&mut self) -> Step {
+        let Runner { ctx, process, .. } = self;
+        step(guard(|| process.start(ctx)))
+    }
+
+    /// Handles one envelope.
+    pub(crate) fn handle(&mut self, envelope: Envelope) -> Step {
+        match envelope {
+            Envelope::Message(message) => match self.dispatch(message) {
+                Ok(None) => Step::Continue,
+                Ok(Some(message)) => Step::Exit(Exit::with_error(UnhandledMessage {
+                    message: format!("{message:?}"),
+                })),
+                Err(exit) => Step::Exit(exit),
+            },
+            Envelope::Exit { from, exit } => self.linked_exit(from, exit),
+            Envelope::Terminate(exit) => {
+                // Receivers of `(Exit,)` observe the end; they cannot stop it.
+                let _ = self.dispatch(Message::new(vec![Term::Exit(exit.clone())]));
+                Step::Exit(exit)
+            }
+            Envelope::Unreachable => self.unreachable(),
+            Envelope::Run(run) => {
+                let ctx = &mut self.ctx;
+                step(guard(|| {
+                    run(ctx);
+                    Ok(())
+                }))
+            }
+        }
+    }
+
+    /// Offers `(Exit, Pid)` to the receivers; unhandled, the default
+    /// receiver queues the process's own end.
+    fn linked_exit(&mut self, from: Pid, exit: Exit) -> Step {
+        let message = Message::new(vec![Term::Exit(exit), Term::Pid(from)]);
+        match self.dispatch(message) {
+            Ok(None) => Step::Continue,
+            Ok(Some(message)) => {
+                let mut terms = message.into_terms().into_iter();
+                if let (Some(Term::Exit(exit)), Some(Term::Pid(from))) = (terms.next(), terms.next())
+                {
+                    self.ctx.terminate_with(LinkedExit::new(from, &exit));
+                }
+                Step::Continue
+            }
+            Err(exit) => Step::Exit(exit),
+        }
+    }
+
+    /// Ends the process if no handle can reach it and nothing is queued.
+    fn unreachable(&mut self) -> Step {
+        if self.ctx.core().handles() > 0 {
+            return Step::Continue;
+        }
+        if self.inbox.is_empty() {
+            return Step::Exit(Exit::normal());
+        }
+        // Decide again once what is queued now has been handled.
+        let _ = self.ctx.core().mailbox.push(Envelope::Unreachable);
+        Step::Continue
+    }
+
+    /// Runs the first receiver that matches: the process's own, then the
+    /// runtime ones. `Ok(Some(message))` if none matched.
+    fn dispatch(&mut self, message: Message) -> Result<Option<Message>, Exit> {
+        let Runner { ctx, process, .. } = self;
+        guard(|| match process.handle(ctx, message) {
+            Handled::Done(result) => result.map(|()| None),
+            Handled::Unmatched(message) => ctx.dispatch(message),
+        })
+    }
+
+    /// The exit steps, in order: record the exit value; drop every queued
+    /// message exactly once; notify links; wake everyone waiting.
+    pub(crate) fn finish(self, exit: Exit) {
+        let Runner {
+            ctx,
+            inbox,
+            process,
+        } = self;
+        let core: Arc<Core> = ctx.core().clone();
+        core.record_exit(exit);
+        for envelope in core.mailbox.close(&inbox) {
+            quietly_drop(envelope);
+        }
+        quietly_drop(process);
+        quietly_drop(ctx);
+        drop(inbox);
+        link::notify_exit(&core);
+        core.finish();
+    }
+}
+
+/// Runs user code, turning a panic into the exit it causes.
+fn guard<T>(run: impl FnOnce() -> Result<T, Exit>) -> Result<T, Exit> {
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|payload| {
+        Err(Exit::with_error(Panicked::from_payload(&*payload)))
+    })
+}
+
+fn step(result: Result<(), Exit>) -> Step {
+    match result {
+        Ok(()) => Step::Continue,
+        Err(exit) => Step::Exit(exit),
+    }
+}
+
+/// Drops `value`, containing a panic in its `Drop`: the exit goes on.
+fn quietly_drop<T>(value: T) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+}

@@ -1,0 +1,1 @@
+//! Holds the trybuild cases; see `tests/ui.rs`.
