@@ -107,7 +107,9 @@ impl Ctx {
         let handler: Handler = Box::new(move |ctx, bindings| match A::from_bindings(bindings) {
             Some(args) => handler(ctx, args).into_exit(),
             // `check` above makes this unreachable for the bindings `pattern` gives.
-            None => Err(Exit::with_error("handler arguments do not fit the pattern's bindings")),
+            None => Err(Exit::with_error(
+                "handler arguments do not fit the pattern's bindings",
+            )),
         });
         self.receivers.push(Receiver { pattern, handler });
         Ok(())

@@ -1,6 +1,12 @@
 //! Mailboxes: the only file that names flume. A mailbox can be closed by its
 //! owner so that nothing enters after the close and everything queued before
 //! it is dropped exactly once, by the owner, at once.
+//!
+//! flume alone cannot do this: a receiver cannot close its channel while
+//! senders live, and a dropped receiver leaves queued messages in the
+//! channel until the last sender goes. The gate below closes the mailbox
+//! from the receiving side. Under `--cfg loom` the queue is a loom mutex
+//! around a `VecDeque`, so the gate protocol can be model-checked.
 
 use crate::sync::{AtomicU64, Ordering, yield_now};
 
@@ -14,7 +20,7 @@ const SPINS: u32 = 256;
 
 /// The sending side of a process's mailbox, shared by every handle.
 pub(crate) struct Mailbox<T> {
-    tx: flume::Sender<T>,
+    tx: queue::Sender<T>,
     /// `CLOSED` bit, plus the number of sends in flight (low bits). A send
     /// registers itself before it checks the bit, so once the owner has set
     /// the bit and seen the count reach zero, no message can still arrive.
@@ -23,12 +29,12 @@ pub(crate) struct Mailbox<T> {
 
 /// The receiving side, owned by whatever drives the process.
 pub(crate) struct Inbox<T> {
-    rx: flume::Receiver<T>,
+    rx: queue::Receiver<T>,
 }
 
 /// A new, open mailbox and its inbox.
 pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
-    let (tx, rx) = flume::unbounded();
+    let (tx, rx) = queue::unbounded();
     let mailbox = Mailbox {
         tx,
         gate: AtomicU64::new(0),
@@ -41,9 +47,7 @@ impl<T> Mailbox<T> {
     pub(crate) fn push(&self, item: T) -> Result<(), T> {
         let state = self.gate.fetch_add(1, Ordering::SeqCst);
         let result = if state & CLOSED == 0 {
-            // The inbox outlives every open state of the gate, so the
-            // channel cannot be disconnected here.
-            self.tx.send(item).map_err(|e| e.into_inner())
+            self.tx.send(item)
         } else {
             Err(item)
         };
@@ -65,7 +69,7 @@ impl<T> Mailbox<T> {
         while self.gate.load(Ordering::SeqCst) != CLOSED {
             yield_now();
         }
-        inbox.rx.try_iter().collect()
+        std::iter::from_fn(|| inbox.rx.try_recv()).collect()
     }
 }
 
@@ -73,30 +77,140 @@ impl<T> Inbox<T> {
     /// The next item, waiting as long as it takes.
     pub(crate) fn recv(&self) -> T {
         loop {
-            if let Some(item) = self.spin() {
-                return item;
+            for _ in 0..SPINS {
+                if let Some(item) = self.rx.try_recv() {
+                    return item;
+                }
+                std::hint::spin_loop();
             }
-            // The mailbox (and so a sender) lives as long as the process
-            // that owns this inbox, so `recv` only returns items.
-            if let Ok(item) = self.rx.recv() {
+            if let Some(item) = self.rx.recv() {
                 return item;
             }
         }
-    }
-
-    /// The next item if one is queued now or arrives within a short spin.
-    fn spin(&self) -> Option<T> {
-        for _ in 0..SPINS {
-            if let Ok(item) = self.rx.try_recv() {
-                return Some(item);
-            }
-            std::hint::spin_loop();
-        }
-        None
     }
 
     /// Whether nothing is queued.
     pub(crate) fn is_empty(&self) -> bool {
         self.rx.is_empty()
+    }
+}
+
+/// The queue under the gate: flume's unbounded channel.
+#[cfg(not(loom))]
+mod queue {
+    pub(crate) struct Sender<T>(flume::Sender<T>);
+    pub(crate) struct Receiver<T>(flume::Receiver<T>);
+
+    pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+        let (tx, rx) = flume::unbounded();
+        (Sender(tx), Receiver(rx))
+    }
+
+    impl<T> Sender<T> {
+        /// The inbox outlives every open state of the gate, so the channel
+        /// is never disconnected when this is called.
+        pub(crate) fn send(&self, item: T) -> Result<(), T> {
+            self.0.send(item).map_err(|e| e.into_inner())
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.0.len()
+        }
+    }
+
+    impl<T> Receiver<T> {
+        pub(crate) fn try_recv(&self) -> Option<T> {
+            self.0.try_recv().ok()
+        }
+
+        /// Blocks; `None` only if every sender is gone, which the mailbox
+        /// (holding one) rules out while the process runs.
+        pub(crate) fn recv(&self) -> Option<T> {
+            self.0.recv().ok()
+        }
+
+        pub(crate) fn is_empty(&self) -> bool {
+            self.0.is_empty()
+        }
+    }
+}
+
+/// The queue under the gate, as loom models it.
+#[cfg(loom)]
+mod queue {
+    use std::collections::VecDeque;
+
+    use loom::sync::{Arc, Mutex};
+
+    pub(crate) struct Sender<T>(Arc<Mutex<VecDeque<T>>>);
+    pub(crate) struct Receiver<T>(Arc<Mutex<VecDeque<T>>>);
+
+    pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+        let queue = Arc::new(Mutex::new(VecDeque::new()));
+        (Sender(queue.clone()), Receiver(queue))
+    }
+
+    impl<T> Sender<T> {
+        pub(crate) fn send(&self, item: T) -> Result<(), T> {
+            self.0.lock().unwrap().push_back(item);
+            Ok(())
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.0.lock().unwrap().len()
+        }
+    }
+
+    impl<T> Receiver<T> {
+        pub(crate) fn try_recv(&self) -> Option<T> {
+            self.0.lock().unwrap().pop_front()
+        }
+
+        pub(crate) fn recv(&self) -> Option<T> {
+            loop {
+                if let Some(item) = self.try_recv() {
+                    return Some(item);
+                }
+                loom::thread::yield_now();
+            }
+        }
+
+        pub(crate) fn is_empty(&self) -> bool {
+            self.0.lock().unwrap().is_empty()
+        }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod model {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::mailbox;
+
+    /// Two senders race the owner's close: every item is either handed back
+    /// to its sender or returned by `close`, never both, never neither, and
+    /// nothing is left in the queue afterwards.
+    #[test]
+    fn close_races_sends_and_loses_nothing() {
+        loom::model(|| {
+            let (mailbox, inbox) = mailbox::<u32>();
+            let mailbox = Arc::new(mailbox);
+            let senders: Vec<_> = (0..2)
+                .map(|i| {
+                    let mailbox = mailbox.clone();
+                    thread::spawn(move || mailbox.push(i).err())
+                })
+                .collect();
+            let drained = mailbox.close(&inbox);
+            let mut seen: Vec<u32> = drained;
+            for sender in senders {
+                seen.extend(sender.join().unwrap());
+            }
+            seen.sort_unstable();
+            assert_eq!(seen, vec![0, 1]);
+            assert!(inbox.is_empty());
+            assert!(mailbox.push(7).is_err(), "a closed mailbox takes nothing");
+        });
     }
 }

@@ -85,8 +85,31 @@ macro_rules! single {
     )*};
 }
 single!(
-    bool, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64, char,
-    String, &str, &String, Box<str>, Bytes, Pid, &Pid, Exit, Term,
+    bool,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    f32,
+    f64,
+    char,
+    String,
+    &str,
+    &String,
+    Box<str>,
+    Bytes,
+    Pid,
+    &Pid,
+    Exit,
+    Term,
 );
 
 impl<T: IntoTerm> IntoMessage for Vec<T> {

@@ -168,7 +168,9 @@ impl Elem {
             Node::Tuple(elems) | Node::List(elems) => {
                 elems.iter().for_each(|elem| elem.collect_bounds(out));
             }
-            Node::Map(entries) => entries.iter().for_each(|(_, elem)| elem.collect_bounds(out)),
+            Node::Map(entries) => entries
+                .iter()
+                .for_each(|(_, elem)| elem.collect_bounds(out)),
             Node::Lit(_) | Node::Wild | Node::Rest => {}
         }
     }
@@ -200,7 +202,10 @@ fn seq_matches(elems: &[Elem], items: &[Term]) -> bool {
         _ if items.len() != elems.len() => return false,
         _ => elems,
     };
-    fixed.iter().zip(items).all(|(elem, item)| elem.matches(item))
+    fixed
+        .iter()
+        .zip(items)
+        .all(|(elem, item)| elem.matches(item))
 }
 
 fn bind_seq(elems: &[Elem], items: Vec<Term>, out: &mut Vec<Term>) {
@@ -256,13 +261,18 @@ impl Pattern {
     /// A pattern the `pattern!` macro has already validated.
     #[doc(hidden)]
     pub fn __checked(elems: Vec<Elem>) -> Pattern {
-        debug_assert!(validate_seq(&elems).is_ok(), "pattern! emitted an invalid pattern");
+        debug_assert!(
+            validate_seq(&elems).is_ok(),
+            "pattern! emitted an invalid pattern"
+        );
         Pattern::build(elems)
     }
 
     fn build(elems: Vec<Elem>) -> Pattern {
         let mut bounds = Vec::new();
-        elems.iter().for_each(|elem| elem.collect_bounds(&mut bounds));
+        elems
+            .iter()
+            .for_each(|elem| elem.collect_bounds(&mut bounds));
         Pattern { elems, bounds }
     }
 
@@ -297,7 +307,10 @@ impl fmt::Debug for Elem {
             Node::Rest => f.write_str(".."),
             Node::Tuple(elems) => write_tuple(f, elems),
             Node::List(elems) => f.debug_list().entries(elems).finish(),
-            Node::Map(entries) => f.debug_map().entries(entries.iter().map(|(k, v)| (k, v))).finish(),
+            Node::Map(entries) => f
+                .debug_map()
+                .entries(entries.iter().map(|(k, v)| (k, v)))
+                .finish(),
             Node::Pred(bound, _) => write!(f, "|_: {}| ..", short_type_name(bound.name)),
         }
     }
@@ -364,7 +377,9 @@ pub enum PatternError {
         key: String,
     },
     /// A handler takes a different number of arguments than the pattern binds.
-    #[error("expected {bindings} handler argument(s) for the pattern's bindings, found {arguments}")]
+    #[error(
+        "expected {bindings} handler argument(s) for the pattern's bindings, found {arguments}"
+    )]
     ArgumentCount {
         /// How many terms the pattern binds.
         bindings: usize,
@@ -522,7 +537,10 @@ mod tests {
 
     #[test]
     fn rest_last_is_accepted_at_every_level() {
-        let nested = Elem::tuple(vec![Elem::list(vec![Elem::wild(), Elem::rest()]), Elem::rest()]);
+        let nested = Elem::tuple(vec![
+            Elem::list(vec![Elem::wild(), Elem::rest()]),
+            Elem::rest(),
+        ]);
         assert!(Pattern::new(vec![nested, Elem::rest()]).is_ok());
         assert!(Pattern::new(Vec::new()).is_ok());
     }
@@ -534,10 +552,15 @@ mod tests {
             rest_value.err().map(|e| e.to_string()).as_deref(),
             Some("expected a pattern for the value of map key \"k\", found `..`")
         );
-        let duplicate = Pattern::new(vec![Elem::map(vec![(t(1), Elem::wild()), (t(1), Elem::of::<i32>())])]);
+        let duplicate = Pattern::new(vec![Elem::map(vec![
+            (t(1), Elem::wild()),
+            (t(1), Elem::of::<i32>()),
+        ])]);
         assert_eq!(
             duplicate.err(),
-            Some(PatternError::DuplicateMapKey { key: "1".to_owned() })
+            Some(PatternError::DuplicateMapKey {
+                key: "1".to_owned()
+            })
         );
     }
 
@@ -564,7 +587,13 @@ mod tests {
 
     #[test]
     fn bind_returns_bindings_in_order() {
-        let p = pattern(vec![Elem::of::<String>(), Elem::lit(1), Elem::wild(), Elem::of::<i32>(), Elem::rest()]);
+        let p = pattern(vec![
+            Elem::of::<String>(),
+            Elem::lit(1),
+            Elem::wild(),
+            Elem::of::<i32>(),
+            Elem::rest(),
+        ]);
         let message = vec![t("a"), t(1), t(2), t(3), t(4)];
         assert!(p.matches(&message));
         assert_eq!(p.binding_count(), 2);
@@ -574,7 +603,10 @@ mod tests {
     #[test]
     fn bind_reaches_nested_tuples_lists_and_maps() {
         let p = pattern(vec![
-            Elem::tuple(vec![Elem::of::<i32>(), Elem::list(vec![Elem::of::<String>(), Elem::rest()])]),
+            Elem::tuple(vec![
+                Elem::of::<i32>(),
+                Elem::list(vec![Elem::of::<String>(), Elem::rest()]),
+            ]),
             Elem::map(vec![
                 (t("b"), Elem::of::<bool>()),
                 (t("a"), Elem::tuple(vec![Elem::of::<char>()])),
@@ -588,7 +620,10 @@ mod tests {
         ];
         assert!(p.matches(&message));
         assert_eq!(p.binding_count(), 5);
-        assert_eq!(p.bind(message), vec![t(1), t("x"), t(true), t('c'), t(-2.5)]);
+        assert_eq!(
+            p.bind(message),
+            vec![t(1), t("x"), t(true), t('c'), t(-2.5)]
+        );
     }
 
     #[test]
@@ -641,7 +676,10 @@ mod tests {
             format!("{p:?}"),
             r#"("hello", i32, Vec<String>, (1,), [(..)], {"k": |_: f64| ..}, _, ..)"#
         );
-        assert_eq!(format!("{:?}", pattern(vec![Elem::of::<Term>()])), "(Term,)");
+        assert_eq!(
+            format!("{:?}", pattern(vec![Elem::of::<Term>()])),
+            "(Term,)"
+        );
         assert_eq!(format!("{:?}", pattern(Vec::new())), "()");
     }
 
@@ -653,7 +691,10 @@ mod tests {
         assert_eq!(<Vec<Term>>::check(&p), Ok(()));
         assert_eq!(
             <(String,)>::check(&p),
-            Err(PatternError::ArgumentCount { bindings: 2, arguments: 1 })
+            Err(PatternError::ArgumentCount {
+                bindings: 2,
+                arguments: 1
+            })
         );
         assert_eq!(
             <()>::check(&p).map_err(|e| e.to_string()),
@@ -670,7 +711,11 @@ mod tests {
 
     #[test]
     fn from_bindings_converts_a_matched_message() {
-        let p = pattern(vec![Elem::of::<String>(), Elem::of::<u8>(), Elem::of::<Term>()]);
+        let p = pattern(vec![
+            Elem::of::<String>(),
+            Elem::of::<u8>(),
+            Elem::of::<Term>(),
+        ]);
         let message = vec![t("a"), t(7), t(1.5)];
         assert!(p.matches(&message));
         let arguments = <(String, u8, Term)>::from_bindings(p.bind(message));
@@ -688,7 +733,10 @@ mod tests {
 
     #[test]
     fn short_type_names_drop_module_paths() {
-        assert_eq!(short_type_name("alloc::vec::Vec<alloc::string::String>"), "Vec<String>");
+        assert_eq!(
+            short_type_name("alloc::vec::Vec<alloc::string::String>"),
+            "Vec<String>"
+        );
         assert_eq!(
             short_type_name("std::collections::hash::map::HashMap<i32, (u8, my_crate::Foo)>"),
             "HashMap<i32, (u8, Foo)>"
@@ -702,11 +750,31 @@ mod tests {
     fn conformance_table() {
         type Row = (fn() -> Elem, Vec<Term>, Vec<Term>);
         let rows: Vec<Row> = vec![
-            (Elem::wild, vec![t("text"), t(13.7), t((1, "", Secret))], vec![]),
-            (|| Elem::lit("land shark"), vec![t("land shark")], vec![t("dolphin"), t(42), t(Vec::<i32>::new())]),
-            (|| Elem::lit(13.7), vec![t(13.7)], vec![t("text"), t(13.6), map(vec![(t("A"), t(14))])]),
-            (Elem::of::<i64>, vec![t(13), t(42), t(0)], vec![t("text"), t(13.7), t(Vec::<i32>::new())]),
-            (Elem::of::<String>, vec![t("plumber"), t("")], vec![t(42), t(0.9)]),
+            (
+                Elem::wild,
+                vec![t("text"), t(13.7), t((1, "", Secret))],
+                vec![],
+            ),
+            (
+                || Elem::lit("land shark"),
+                vec![t("land shark")],
+                vec![t("dolphin"), t(42), t(Vec::<i32>::new())],
+            ),
+            (
+                || Elem::lit(13.7),
+                vec![t(13.7)],
+                vec![t("text"), t(13.6), map(vec![(t("A"), t(14))])],
+            ),
+            (
+                Elem::of::<i64>,
+                vec![t(13), t(42), t(0)],
+                vec![t("text"), t(13.7), t(Vec::<i32>::new())],
+            ),
+            (
+                Elem::of::<String>,
+                vec![t("plumber"), t("")],
+                vec![t(42), t(0.9)],
+            ),
             (
                 || Elem::pred::<f64>(|x| x > 20.0),
                 vec![t(42), t(100), t(67.7)],
@@ -718,19 +786,35 @@ mod tests {
                 vec![t(vec![t("shark"), t(42)]), t(("dolphin", 42, 0))],
             ),
             (
-                || Elem::tuple(vec![Elem::of::<String>(), Elem::lit(20), Elem::pred::<f64>(|x| x < 0.0)]),
+                || {
+                    Elem::tuple(vec![
+                        Elem::of::<String>(),
+                        Elem::lit(20),
+                        Elem::pred::<f64>(|x| x < 0.0),
+                    ])
+                },
                 vec![t(("shark", 20, -54.76)), t(("dolphin", 20, -1))],
                 vec![t(("shark", 21, -6)), t((20, 20, -1)), t(("", 20))],
             ),
             (
-                || Elem::list(vec![Elem::lit("A"), Elem::of::<String>(), Elem::of::<String>()]),
+                || {
+                    Elem::list(vec![
+                        Elem::lit("A"),
+                        Elem::of::<String>(),
+                        Elem::of::<String>(),
+                    ])
+                },
                 vec![t(["A", "B", "C"])],
                 vec![t(["A", "B"]), t(["C", "B", "A"]), t(["A"])],
             ),
             (
                 || Elem::list(vec![Elem::of::<String>(), Elem::of::<i64>()]),
                 vec![t(vec![t("dolphin"), t(42)])],
-                vec![t(["shark"]), t([42, 0]), t(vec![t("dolphin"), t(42), t("shark")])],
+                vec![
+                    t(["shark"]),
+                    t([42, 0]),
+                    t(vec![t("dolphin"), t(42), t("shark")]),
+                ],
             ),
             (
                 || Elem::list(vec![Elem::rest()]),
@@ -738,12 +822,20 @@ mod tests {
                 vec![t(("dolphin", 42, 0.9)), t("shark")],
             ),
             (
-                || Elem::map(vec![(t("S"), Elem::of::<i64>()), (t(19), Elem::of::<String>())]),
+                || {
+                    Elem::map(vec![
+                        (t("S"), Elem::of::<i64>()),
+                        (t(19), Elem::of::<String>()),
+                    ])
+                },
                 vec![
                     map(vec![(t("S"), t(3)), (t(19), t("foo"))]),
                     map(vec![(t("S"), t(-65)), (t(19), t("bar")), (t("T"), t("me"))]),
                 ],
-                vec![map(vec![(t("S"), t("Charlie")), (t(19), t("foo"))]), map(vec![(t("S"), t(3))])],
+                vec![
+                    map(vec![(t("S"), t("Charlie")), (t(19), t("foo"))]),
+                    map(vec![(t("S"), t(3))]),
+                ],
             ),
             (
                 || Elem::tuple(vec![Elem::lit(1), Elem::lit(2), Elem::rest()]),
@@ -754,10 +846,16 @@ mod tests {
         for (elem, matching, other) in rows {
             let p = pattern(vec![elem()]);
             for term in matching {
-                assert!(p.matches(std::slice::from_ref(&term)), "{p:?} should match ({term:?},)");
+                assert!(
+                    p.matches(std::slice::from_ref(&term)),
+                    "{p:?} should match ({term:?},)"
+                );
             }
             for term in other {
-                assert!(!p.matches(std::slice::from_ref(&term)), "{p:?} should not match ({term:?},)");
+                assert!(
+                    !p.matches(std::slice::from_ref(&term)),
+                    "{p:?} should not match ({term:?},)"
+                );
             }
         }
     }

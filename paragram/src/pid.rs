@@ -57,7 +57,12 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Core {
-    pub(crate) fn new(id: u64, name: String, kind: &'static str, mailbox: Mailbox<Envelope>) -> Core {
+    pub(crate) fn new(
+        id: u64,
+        name: String,
+        kind: &'static str,
+        mailbox: Mailbox<Envelope>,
+    ) -> Core {
         Core {
             id,
             name,
@@ -106,7 +111,10 @@ impl Core {
         let mut life = lock(&self.life);
         while !life.finished {
             life = match deadline {
-                None => self.ended.wait(life).unwrap_or_else(PoisonError::into_inner),
+                None => self
+                    .ended
+                    .wait(life)
+                    .unwrap_or_else(PoisonError::into_inner),
                 Some(deadline) => {
                     let left = deadline.checked_duration_since(Instant::now())?;
                     self.ended

@@ -119,7 +119,8 @@ impl Runner {
             Ok(None) => Step::Continue,
             Ok(Some(message)) => {
                 let mut terms = message.into_terms().into_iter();
-                if let (Some(Term::Exit(exit)), Some(Term::Pid(from))) = (terms.next(), terms.next())
+                if let (Some(Term::Exit(exit)), Some(Term::Pid(from))) =
+                    (terms.next(), terms.next())
                 {
                     self.ctx.terminate_with(LinkedExit::new(from, &exit));
                 }
@@ -175,9 +176,8 @@ impl Runner {
 
 /// Runs user code, turning a panic into the exit it causes.
 fn guard<T>(run: impl FnOnce() -> Result<T, Exit>) -> Result<T, Exit> {
-    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|payload| {
-        Err(Exit::with_error(Panicked::from_payload(&*payload)))
-    })
+    catch_unwind(AssertUnwindSafe(run))
+        .unwrap_or_else(|payload| Err(Exit::with_error(Panicked::from_payload(&*payload))))
 }
 
 fn step(result: Result<(), Exit>) -> Step {

@@ -1,5 +1,11 @@
-//! The synchronisation primitives the runtime's concurrency cores use, in
-//! one place so that a model checker can stand in for them in tests.
+//! The synchronisation primitives of the mailbox gate, in one place so that
+//! loom stands in for them under `--cfg loom`.
 
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
+#[cfg(loom)]
+pub(crate) use loom::thread::yield_now;
+#[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(not(loom))]
 pub(crate) use std::thread::yield_now;

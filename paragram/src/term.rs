@@ -91,8 +91,12 @@ impl Term {
             Term::Char(v) => Term::Char(*v),
             Term::Str(v) => Term::Str(v.clone()),
             Term::Bytes(v) => Term::Bytes(v.clone()),
-            Term::Tuple(items) => Term::Tuple(items.iter().map(Term::try_clone).collect::<Option<_>>()?),
-            Term::List(items) => Term::List(items.iter().map(Term::try_clone).collect::<Option<_>>()?),
+            Term::Tuple(items) => {
+                Term::Tuple(items.iter().map(Term::try_clone).collect::<Option<_>>()?)
+            }
+            Term::List(items) => {
+                Term::List(items.iter().map(Term::try_clone).collect::<Option<_>>()?)
+            }
             Term::Map(map) => Term::Map(
                 map.iter()
                     .map(|(k, v)| Some((k.try_clone()?, v.try_clone()?)))
@@ -571,22 +575,36 @@ impl<T: FromTerm> FromTerm for Vec<T> {
         }
         let items: Vec<Term> = match term {
             Term::List(items) => items,
-            Term::Bytes(bytes) => bytes.into_iter().map(|b| Term::Int(i128::from(b))).collect(),
+            Term::Bytes(bytes) => bytes
+                .into_iter()
+                .map(|b| Term::Int(i128::from(b)))
+                .collect(),
             other => return Err(other),
         };
-        Ok(items.into_iter().filter_map(|t| T::from_term(t).ok()).collect())
+        Ok(items
+            .into_iter()
+            .filter_map(|t| T::from_term(t).ok())
+            .collect())
     }
 }
 
 impl<K: IntoTerm, V: IntoTerm> IntoTerm for BTreeMap<K, V> {
     fn into_term(self) -> Term {
-        Term::Map(self.into_iter().map(|(k, v)| (k.into_term(), v.into_term())).collect())
+        Term::Map(
+            self.into_iter()
+                .map(|(k, v)| (k.into_term(), v.into_term()))
+                .collect(),
+        )
     }
 }
 
 impl<K: IntoTerm, V: IntoTerm, S> IntoTerm for HashMap<K, V, S> {
     fn into_term(self) -> Term {
-        Term::Map(self.into_iter().map(|(k, v)| (k.into_term(), v.into_term())).collect())
+        Term::Map(
+            self.into_iter()
+                .map(|(k, v)| (k.into_term(), v.into_term()))
+                .collect(),
+        )
     }
 }
 
@@ -684,6 +702,10 @@ impl FromTerm for () {
         matches!(term, Term::Tuple(items) if items.is_empty())
     }
     fn from_term(term: Term) -> Result<Self, Term> {
-        if Self::matches(&term) { Ok(()) } else { Err(term) }
+        if Self::matches(&term) {
+            Ok(())
+        } else {
+            Err(term)
+        }
     }
 }

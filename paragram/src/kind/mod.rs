@@ -27,7 +27,11 @@ impl Kind {
 }
 
 /// Starts `runner` under `kind`.
-pub(crate) fn start(kind: Kind, runner: Runner, stack_size: Option<usize>) -> Result<(), SpawnError> {
+pub(crate) fn start(
+    kind: Kind,
+    runner: Runner,
+    stack_size: Option<usize>,
+) -> Result<(), SpawnError> {
     match kind {
         Kind::Thread => thread::start(runner, stack_size),
     }
