@@ -8,10 +8,19 @@
 //! from the receiving side. Under `--cfg loom` the queue is a loom mutex
 //! around a `VecDeque`, so the gate protocol can be model-checked.
 
-use crate::sync::{AtomicU64, Ordering, yield_now};
+use std::sync::OnceLock;
+
+use crate::sync::{AtomicU64, Ordering, Thread, current_thread, park, yield_now};
 
 /// Set in [`Mailbox::gate`] once the owner has closed the mailbox.
 const CLOSED: u64 = 1 << 63;
+
+/// Set in [`Mailbox::gate`] while the owner is parked, or about to park,
+/// waiting for an item.
+const SLEEPING: u64 = 1 << 62;
+
+/// The low bits of [`Mailbox::gate`]: sends in flight.
+const IN_FLIGHT: u64 = SLEEPING - 1;
 
 /// How many times a receiver polls an empty queue before it parks. Waking a
 /// parked thread from another core costs tens of microseconds; a short spin
@@ -21,10 +30,15 @@ const SPINS: u32 = 256;
 /// The sending side of a process's mailbox, shared by every handle.
 pub(crate) struct Mailbox<T> {
     tx: queue::Sender<T>,
-    /// `CLOSED` bit, plus the number of sends in flight (low bits). A send
-    /// registers itself before it checks the bit, so once the owner has set
-    /// the bit and seen the count reach zero, no message can still arrive.
+    /// `CLOSED` and `SLEEPING` bits, plus the number of sends in flight (low
+    /// bits). A send registers itself before it checks `CLOSED`, so once the
+    /// owner has set `CLOSED` and seen the count reach zero, no item can
+    /// still arrive. A send leaves through the same word, so it sees
+    /// `SLEEPING` if the owner began to park before the item was queued,
+    /// and otherwise the owner sees the item: no wake-up is lost.
     gate: AtomicU64,
+    /// The thread that parks on this mailbox, known once it first parks.
+    owner: OnceLock<Thread>,
 }
 
 /// The receiving side, owned by whatever drives the process.
@@ -38,12 +52,14 @@ pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
     let mailbox = Mailbox {
         tx,
         gate: AtomicU64::new(0),
+        owner: OnceLock::new(),
     };
     (mailbox, Inbox { rx })
 }
 
 impl<T> Mailbox<T> {
-    /// Queues `item`, or hands it back if the mailbox is closed.
+    /// Queues `item`, or hands it back if the mailbox is closed, and wakes
+    /// the owner if it sleeps.
     pub(crate) fn push(&self, item: T) -> Result<(), T> {
         let state = self.gate.fetch_add(1, Ordering::SeqCst);
         let result = if state & CLOSED == 0 {
@@ -51,7 +67,13 @@ impl<T> Mailbox<T> {
         } else {
             Err(item)
         };
-        self.gate.fetch_sub(1, Ordering::SeqCst);
+        let state = self.gate.fetch_sub(1, Ordering::SeqCst);
+        if state & SLEEPING != 0
+            && result.is_ok()
+            && let Some(owner) = self.owner.get()
+        {
+            owner.unpark();
+        }
         result
     }
 
@@ -66,7 +88,7 @@ impl<T> Mailbox<T> {
         self.gate.fetch_or(CLOSED, Ordering::SeqCst);
         // Sends in flight finish within a few instructions unless their
         // thread was descheduled; wait them out.
-        while self.gate.load(Ordering::SeqCst) != CLOSED {
+        while self.gate.load(Ordering::SeqCst) & IN_FLIGHT != 0 {
             yield_now();
         }
         std::iter::from_fn(|| inbox.rx.try_recv()).collect()
@@ -74,16 +96,26 @@ impl<T> Mailbox<T> {
 }
 
 impl<T> Inbox<T> {
-    /// The next item, waiting as long as it takes.
-    pub(crate) fn recv(&self) -> T {
-        loop {
-            for _ in 0..SPINS {
-                if let Some(item) = self.rx.try_recv() {
-                    return item;
-                }
-                std::hint::spin_loop();
+    /// The next item of `mailbox` (this inbox's own), waiting as long as it
+    /// takes: a short spin, then parked until a send wakes the thread.
+    pub(crate) fn recv(&self, mailbox: &Mailbox<T>) -> T {
+        for _ in 0..SPINS {
+            if let Some(item) = self.rx.try_recv() {
+                return item;
             }
-            if let Some(item) = self.rx.recv() {
+            std::hint::spin_loop();
+        }
+        mailbox.owner.get_or_init(current_thread);
+        loop {
+            mailbox.gate.fetch_or(SLEEPING, Ordering::SeqCst);
+            if let Some(item) = self.rx.try_recv() {
+                mailbox.gate.fetch_and(!SLEEPING, Ordering::SeqCst);
+                return item;
+            }
+            // Returns at once if a send has unparked this thread since.
+            park();
+            mailbox.gate.fetch_and(!SLEEPING, Ordering::SeqCst);
+            if let Some(item) = self.rx.try_recv() {
                 return item;
             }
         }
@@ -123,12 +155,6 @@ mod queue {
             self.0.try_recv().ok()
         }
 
-        /// Blocks; `None` only if every sender is gone, which the mailbox
-        /// (holding one) rules out while the process runs.
-        pub(crate) fn recv(&self) -> Option<T> {
-            self.0.recv().ok()
-        }
-
         pub(crate) fn is_empty(&self) -> bool {
             self.0.is_empty()
         }
@@ -164,15 +190,6 @@ mod queue {
     impl<T> Receiver<T> {
         pub(crate) fn try_recv(&self) -> Option<T> {
             self.0.lock().unwrap().pop_front()
-        }
-
-        pub(crate) fn recv(&self) -> Option<T> {
-            loop {
-                if let Some(item) = self.try_recv() {
-                    return Some(item);
-                }
-                loom::thread::yield_now();
-            }
         }
 
         pub(crate) fn is_empty(&self) -> bool {
@@ -211,6 +228,29 @@ mod model {
             assert_eq!(seen, vec![0, 1]);
             assert!(inbox.is_empty());
             assert!(mailbox.push(7).is_err(), "a closed mailbox takes nothing");
+        });
+    }
+
+    /// The owner parks on an empty mailbox while two senders push: it is
+    /// woken for every item and receives both (a lost wake-up would leave
+    /// loom with a thread parked forever, which it reports).
+    #[test]
+    fn parked_owner_is_woken_by_every_send() {
+        loom::model(|| {
+            let (mailbox, inbox) = mailbox::<u32>();
+            let mailbox = Arc::new(mailbox);
+            let senders: Vec<_> = (0..2)
+                .map(|i| {
+                    let mailbox = mailbox.clone();
+                    thread::spawn(move || assert!(mailbox.push(i).is_ok()))
+                })
+                .collect();
+            let mut got = vec![inbox.recv(&mailbox), inbox.recv(&mailbox)];
+            for sender in senders {
+                sender.join().unwrap();
+            }
+            got.sort_unstable();
+            assert_eq!(got, vec![0, 1]);
         });
     }
 }

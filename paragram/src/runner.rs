@@ -71,7 +71,7 @@ impl Runner {
             return exit;
         }
         loop {
-            let envelope = self.inbox.recv();
+            let envelope = self.inbox.recv(&self.ctx.core().mailbox);
             if let Step::Exit(exit) = self.handle(envelope) {
                 return exit;
             }

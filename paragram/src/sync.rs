@@ -4,8 +4,8 @@
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
 #[cfg(loom)]
-pub(crate) use loom::thread::yield_now;
+pub(crate) use loom::thread::{Thread, current as current_thread, park, yield_now};
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 #[cfg(not(loom))]
-pub(crate) use std::thread::yield_now;
+pub(crate) use std::thread::{Thread, current as current_thread, park, yield_now};
