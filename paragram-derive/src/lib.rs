@@ -1,8 +1,26 @@
-//! Procedural macros for paragram: each entry point only parses its input and hands it to a module.
+//! Procedural macros for paragram: each entry point only parses its input
+//! and hands it to the stages: `ast` (typed view), `attr` (attribute
+//! arguments), `valid` (cross-checks), `expand` and `compiled` (tokens),
+//! `fallback` (what bad input emits). `pattern` is the pattern grammar
+//! shared by `pattern!` and `#[receive(...)]`.
 
+mod ast;
+mod attr;
+mod compiled;
+mod expand;
+mod fallback;
 mod pattern;
+mod valid;
+
+#[cfg(test)]
+mod expansion;
 
 use proc_macro::TokenStream;
+use proc_macro2::Span;
+use syn::{DeriveInput, ItemImpl, parse_macro_input};
+
+use crate::ast::ProcessImpl;
+use crate::pattern::Errors;
 
 /// Builds a runtime `paragram::Pattern` from pattern syntax.
 ///
@@ -15,4 +33,50 @@ pub fn pattern(input: TokenStream) -> TokenStream {
         Err(errors) => pattern::fallback(&errors),
     }
     .into()
+}
+
+/// Makes a type spawnable as a process; its receivers are the
+/// `#[receive(...)]` methods of an `impl` block marked
+/// `#[paragram::process]`.
+#[proc_macro_derive(Process)]
+pub fn derive_process(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive(&input).into()
+}
+
+/// Compiles the `#[receive(...)]` methods of an `impl` block into one
+/// static `match`: `impl paragram::Process` for the type. An optional
+/// `#[start]` method runs before the first message.
+#[proc_macro_attribute]
+pub fn process(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item: ItemImpl = match syn::parse(input.clone()) {
+        Ok(item) => item,
+        Err(_) => {
+            let error = syn::Error::new(
+                Span::call_site(),
+                "expected `#[paragram::process]` on an `impl` block",
+            );
+            return fallback::misplaced(&error, input.into()).into();
+        }
+    };
+    let mut errors = Errors::default();
+    attr::options(args.into(), &mut errors);
+    let ast = ProcessImpl::from_syn(&item, &mut errors);
+    valid::check(&ast, &mut errors);
+    match errors.finish(()) {
+        Ok(()) => expand::process(&ast),
+        Err(errors) => fallback::process(&item, &errors),
+    }
+    .into()
+}
+
+/// Marks a receiver inside an `impl` block marked `#[paragram::process]`,
+/// which removes it; anywhere else it is an error.
+#[proc_macro_attribute]
+pub fn receive(_args: TokenStream, input: TokenStream) -> TokenStream {
+    let error = syn::Error::new(
+        Span::call_site(),
+        "expected `#[receive]` inside an `impl` block marked `#[paragram::process]`",
+    );
+    fallback::misplaced(&error, input.into()).into()
 }

@@ -293,6 +293,32 @@ impl Elem {
     }
 }
 
+impl Pattern {
+    /// How many handler arguments the pattern binds.
+    pub fn binding_count(&self) -> usize {
+        self.elems.iter().map(Elem::binding_count).sum()
+    }
+
+    /// Whether the pattern is `..`, which matches every message.
+    pub fn is_catch_all(&self) -> bool {
+        matches!(self.elems.as_slice(), [Elem::Rest(_)])
+    }
+}
+
+impl Elem {
+    /// How many terms this element binds, nested ones included.
+    pub fn binding_count(&self) -> usize {
+        match self {
+            Elem::Type(_) | Elem::Pred(_) => 1,
+            Elem::Tuple(_, elems) | Elem::List(_, elems) => {
+                elems.iter().map(Elem::binding_count).sum()
+            }
+            Elem::Map(_, entries) => entries.iter().map(|e| e.value.binding_count()).sum(),
+            Elem::Wild(_) | Elem::Rest(_) | Elem::Lit(_) => 0,
+        }
+    }
+}
+
 impl Literal {
     /// The span of the literal, from its `-` if it has one.
     pub fn span(&self) -> Span {
@@ -392,7 +418,7 @@ impl Literal {
     /// The literal as a Rust value that converts into the right term: an
     /// unsuffixed integer becomes an `i128`, so any integer term can be
     /// written; a byte string becomes `::paragram::Bytes`.
-    fn to_value(&self) -> TokenStream {
+    pub fn to_value(&self) -> TokenStream {
         let minus = &self.minus;
         match &self.lit {
             Lit::Int(int) if int.suffix().is_empty() => {

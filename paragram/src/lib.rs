@@ -34,6 +34,7 @@ mod mailbox;
 mod message;
 mod pattern;
 mod pid;
+mod private;
 mod process;
 mod root;
 mod runner;
@@ -45,10 +46,16 @@ pub use ctx::Ctx;
 pub use exit::{BoxError, Exit, LinkedExit, Panicked, SharedError, UnhandledMessage};
 pub use kind::{Kind, thread_limit};
 pub use message::{IntoMessage, Message};
-pub use paragram_derive::pattern;
+pub use paragram_derive::{Process, pattern, process, receive};
 pub use pattern::*;
 pub use pid::{Pid, SendError};
 pub use process::{FnProcess, Handled, Outcome, Process};
 pub use root::{ROOT_NAME, Root, main};
 pub use spawn::{IntoSpawn, Spawn, SpawnError};
 pub use term::{Bytes, FromTerm, IntoTerm, Opaque, OpaqueValue, Term};
+
+/// What the macros' generated code uses; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::private::*;
+}

@@ -137,7 +137,7 @@ impl Elem {
             (Node::Map(entries), Term::Map(map)) => entries
                 .iter()
                 .all(|(key, elem)| map.get(key).is_some_and(|value| elem.matches(value))),
-            (Node::Pred(bound, test), _) => (bound.matches)(term) && passes(test, term),
+            (Node::Pred(bound, test), _) => (bound.matches)(term) && passes(&**test, term),
             _ => false,
         }
     }
@@ -185,8 +185,8 @@ impl Elem {
 }
 
 /// Runs a predicate on a copy of `term`; a panic or an uncopyable term is
-/// no match.
-fn passes(test: &Test, term: &Term) -> bool {
+/// no match. Shared with the compiled receivers (`__private::pred`).
+pub(crate) fn passes(test: impl Fn(Term) -> bool, term: &Term) -> bool {
     term.try_clone()
         .is_some_and(|copy| catch_unwind(AssertUnwindSafe(|| test(copy))).unwrap_or(false))
 }

@@ -9,6 +9,10 @@ use crate::spawn::{IntoSpawn, Spawn};
 /// A process's logic: its start-up code and its dispatch. `#[derive(Process)]`
 /// with `#[paragram::process]` writes this for a struct; a closure passed to
 /// `spawn` is one too, registering runtime receivers in its start-up code.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a process",
+    note = "write its receivers in an `impl` block marked `#[paragram::process]`"
+)]
 pub trait Process: Send + 'static {
     /// Runs once, before the first message. An error ends the process.
     fn start(&mut self, ctx: &mut Ctx) -> Result<(), Exit> {
@@ -31,6 +35,10 @@ pub enum Handled {
 
 /// What a handler or start-up code may return: `()`, or a `Result<(), E>`
 /// whose error ends the process.
+#[diagnostic::on_unimplemented(
+    message = "expected `()` or `Result<(), E>` with `E` an error, found `{Self}`",
+    note = "`E` must convert into `Box<dyn Error + Send + Sync>`"
+)]
 pub trait Outcome {
     /// `Err` with the exit the process ends with, if any.
     fn into_exit(self) -> Result<(), Exit>;

@@ -1,0 +1,10 @@
+use paragram::Process;
+
+#[derive(Process)]
+struct Greeter;
+
+impl Greeter {
+    fn hello(&mut self) {}
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[paragram::process]
+struct Greeter;
+
+fn main() {}

@@ -1,0 +1,9 @@
+struct Greeter;
+
+#[paragram::process]
+impl Greeter {
+    #[receive("hello")]
+    fn hello(&mut self) {}
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use paragram::Process;
+
+#[derive(Process)]
+struct Greeter;
+
+#[paragram::process]
+impl Greeter {
+    #[receive(..)]
+    fn anything(&mut self) {}
+
+    #[receive("hello", String)]
+    fn hello(&mut self, _who: String) {}
+}
+
+fn main() {}

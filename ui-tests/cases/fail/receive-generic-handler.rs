@@ -1,0 +1,12 @@
+use paragram::Process;
+
+#[derive(Process)]
+struct Greeter;
+
+#[paragram::process]
+impl Greeter {
+    #[receive("hello", String)]
+    fn hello<T>(&mut self, _who: String) {}
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+struct Greeter;
+
+impl Greeter {
+    #[paragram::receive("hello")]
+    fn hello(&mut self) {}
+}
+
+fn main() {}
