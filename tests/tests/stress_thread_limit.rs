@@ -1,0 +1,137 @@
+//! Reliability: the thread kind refuses spawns past its limit with an error,
+//! before the OS limit, and every process already running survives.
+//!
+//! At CI size the test re-runs this binary as a child process with
+//! `PARAGRAM_MAX_THREADS` set low (setting it in-process would need
+//! `unsafe` `set_var`, and the limit is read once); at full size it spawns
+//! up to the machine's own limit in-process.
+
+mod stress_support;
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use paragram::{Ctx, Pid, Root, Spawn, SpawnError, pattern};
+use stress_support::{DEADLINE, full, wait};
+use wait_timeout::ChildExt;
+
+/// The test the CI-size run re-executes.
+const CHILD_TEST: &str = "stress_thread_limit_child_process";
+
+/// The thread limit at CI size.
+const CI_LIMIT: &str = "64";
+
+#[test]
+fn stress_spawning_past_thread_limit_is_refused() {
+    if full() {
+        spawn_past_limit();
+        return;
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([CHILD_TEST, "--exact", "--ignored", "--nocapture"])
+        .env("PARAGRAM_MAX_THREADS", CI_LIMIT)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = match child.wait_timeout(DEADLINE * 3).unwrap() {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            panic!("the child test hangs");
+        }
+    };
+    let mut output = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut output)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut output)
+        .unwrap();
+    println!("{output}");
+    assert!(status.success(), "the child test failed: {status}");
+    assert!(output.contains("1 passed"), "the child test did not run");
+}
+
+#[test]
+#[ignore = "run by stress_spawning_past_thread_limit_is_refused in a child process with PARAGRAM_MAX_THREADS set"]
+fn stress_thread_limit_child_process() {
+    spawn_past_limit();
+}
+
+/// Spawns idle processes until the thread kind refuses; checks the refusal,
+/// that every process still answers, and that a spawn works once some end.
+fn spawn_past_limit() {
+    let limit = paragram::thread_limit();
+    let root = Root::new();
+    let (tx, rx) = mpsc::channel();
+    let mut alive: Vec<Pid> = Vec::new();
+    let start = Instant::now();
+    let refusal = loop {
+        let tx = tx.clone();
+        let n = alive.len();
+        let node = move |ctx: &mut Ctx| {
+            ctx.receive(pattern!("ping"), move |_, ()| {
+                let _ = tx.send(n);
+            })
+        };
+        match root.spawn(node) {
+            Ok(pid) => alive.push(pid),
+            Err(error) => break error,
+        }
+        assert!(alive.len() < limit, "spawned past the limit of {limit}");
+    };
+    println!(
+        "limit {limit}: {} processes (+ the root) spawned in {:?}, then: {refusal}",
+        alive.len(),
+        start.elapsed()
+    );
+    assert!(
+        matches!(refusal, SpawnError::ThreadLimit { limit: l } if l == limit),
+        "{refusal:?}"
+    );
+    assert_eq!(
+        alive.len() + 1,
+        limit,
+        "the root and the spawned fill the limit"
+    );
+    for _ in 0..10 {
+        let again = root.spawn(|_: &mut Ctx| {});
+        assert!(matches!(again, Err(SpawnError::ThreadLimit { .. })));
+    }
+    for pid in &alive {
+        pid.send("ping").unwrap();
+    }
+    let deadline = Instant::now() + DEADLINE * 3;
+    let mut answered = HashSet::new();
+    while answered.len() < alive.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let n = rx.recv_timeout(left).expect("every process answers");
+        assert!(answered.insert(n), "{n} answered twice");
+    }
+    let last = alive.pop().unwrap();
+    last.terminate();
+    assert!(wait(&last).is_normal());
+    let later = root
+        .spawn(Spawn::new(|_: &mut Ctx| {}).name("later"))
+        .unwrap();
+    later.terminate();
+    assert!(wait(&later).is_normal());
+    for pid in &alive {
+        pid.terminate();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for pid in &alive {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(pid.wait_timeout(left).is_some(), "{pid:?} hangs");
+    }
+}
