@@ -337,6 +337,11 @@ impl Literal {
             Lit::Byte(b) => KeyValue::Int(i128::from(b.value())),
             Lit::Char(c) => KeyValue::Char(c.value()),
             Lit::Bool(b) => KeyValue::Bool(b.value),
+            // `1f64` is an integer literal to syn and a float to rustc.
+            Lit::Int(int) if matches!(int.suffix(), "f32" | "f64") => {
+                let magnitude = int.base10_parse::<f64>().ok()?;
+                KeyValue::Float(if negative { -magnitude } else { magnitude }.to_bits())
+            }
             Lit::Int(int) => {
                 let magnitude: u128 = int.base10_parse().ok()?;
                 KeyValue::Int(if negative {

@@ -5,6 +5,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, PathArguments, ReturnType, Signature, Type};
 
 use crate::ast::{Handler, ProcessImpl, Receiver, Start};
+use crate::attr::{self, Ours};
 use crate::pattern::Errors;
 
 const RETURN: &str = "expected the handler to return `()` or `Result<(), E>`";
@@ -37,6 +38,16 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
             &sig.generics,
             "expected a handler without generic parameters",
         ));
+    }
+    for input in &sig.inputs {
+        if let FnArg::Typed(arg) = input
+            && let Type::ImplTrait(impl_trait) = &*arg.ty
+        {
+            errors.push(syn::Error::new_spanned(
+                impl_trait,
+                "expected a handler without generic parameters",
+            ));
+        }
     }
     check_receiver(sig, errors);
     check_return(&sig.output, errors);
@@ -142,7 +153,7 @@ fn check_starts(starts: &[Start], errors: &mut Errors) {
             .method
             .attrs
             .iter()
-            .any(|a| a.path().is_ident("receive"))
+            .any(|a| attr::ours(a) == Some(Ours::Receive))
         {
             errors.push(syn::Error::new_spanned(
                 start.attr,

@@ -166,7 +166,7 @@ impl Ord for Term {
             (Term::Map(a), Term::Map(b)) => a.len().cmp(&b.len()).then_with(|| a.cmp(b)),
             (Term::Pid(a), Term::Pid(b)) => a.cmp(b),
             (Term::Exit(a), Term::Exit(b)) => a.identity().cmp(&b.identity()),
-            (Term::Opaque(a), Term::Opaque(b)) => a.identity().cmp(&b.identity()),
+            (Term::Opaque(a), Term::Opaque(b)) => a.key().cmp(&b.key()),
             _ => self.rank().cmp(&other.rank()),
         }
     }
@@ -186,7 +186,7 @@ impl Hash for Term {
             Term::Map(v) => v.hash(state),
             Term::Pid(v) => v.hash(state),
             Term::Exit(v) => v.identity().hash(state),
-            Term::Opaque(v) => v.identity().hash(state),
+            Term::Opaque(v) => v.key().hash(state),
         }
     }
 }
@@ -266,11 +266,18 @@ impl OpaqueValue {
         self.type_name
     }
 
-    /// The identity that equality, ordering and hashing use: the value's type
-    /// and address.
-    fn identity(&self) -> (TypeId, usize) {
+    /// What equality, ordering and hashing use: the value's type and
+    /// address, so opaque values compare by identity; a `u128` too large
+    /// for an integer term compares by value.
+    fn key(&self) -> (TypeId, u128) {
         let any: &(dyn Any + Send) = &*self.value;
-        (any.type_id(), std::ptr::from_ref(any).cast::<u8>() as usize)
+        match any.downcast_ref::<LargeU128>() {
+            Some(large) => (any.type_id(), large.0),
+            None => (
+                any.type_id(),
+                std::ptr::from_ref(any).cast::<u8>() as usize as u128,
+            ),
+        }
     }
 }
 
@@ -420,61 +427,38 @@ impl FromTerm for u128 {
 struct LargeU128(u128);
 impl Opaque for LargeU128 {}
 
-/// Integers up to this magnitude convert to `f64` without loss.
-const F64_EXACT: i128 = 1 << 53;
-/// Integers up to this magnitude convert to `f32` without loss.
-const F32_EXACT: i128 = 1 << 24;
-
-impl IntoTerm for f64 {
-    fn into_term(self) -> Term {
-        Term::Float(self)
-    }
-}
-
-/// A float pattern also accepts integers that convert exactly, so that a
-/// predicate such as `|x: f64| x > 20.0` matches `42` as well as `67.7`.
-/// Equality stays strict: the literal `1.0` never matches the integer `1`.
-impl FromTerm for f64 {
-    fn matches(term: &Term) -> bool {
-        match term {
-            Term::Float(_) => true,
-            Term::Int(v) => v.abs() <= F64_EXACT,
-            _ => false,
+macro_rules! floats {
+    ($($t:ty => $exact_bits:expr),*) => {$(
+        impl IntoTerm for $t {
+            fn into_term(self) -> Term {
+                Term::Float(f64::from(self))
+            }
         }
-    }
-    fn from_term(term: Term) -> Result<Self, Term> {
-        match term {
-            Term::Float(v) => Ok(v),
-            Term::Int(v) if v.abs() <= F64_EXACT => Ok(v as f64),
-            other => Err(other),
-        }
-    }
-}
 
-impl IntoTerm for f32 {
-    fn into_term(self) -> Term {
-        Term::Float(f64::from(self))
-    }
-}
-
-/// Any float converts to `f32` (rounded, as `as` does); integers only where
-/// they convert exactly.
-impl FromTerm for f32 {
-    fn matches(term: &Term) -> bool {
-        match term {
-            Term::Float(_) => true,
-            Term::Int(v) => v.abs() <= F32_EXACT,
-            _ => false,
+        /// A float pattern also accepts integers that convert exactly, so
+        /// that a predicate such as `|x: f64| x > 20.0` matches `42` as well
+        /// as `67.7`; any float converts (to `f32` rounded, as `as` does).
+        /// Equality stays strict: the literal `1.0` never matches `1`.
+        impl FromTerm for $t {
+            fn matches(term: &Term) -> bool {
+                match term {
+                    Term::Float(_) => true,
+                    Term::Int(v) => v.unsigned_abs() <= 1 << $exact_bits,
+                    _ => false,
+                }
+            }
+            fn from_term(term: Term) -> Result<Self, Term> {
+                match term {
+                    Term::Float(v) => Ok(v as $t),
+                    Term::Int(v) if v.unsigned_abs() <= 1 << $exact_bits => Ok(v as $t),
+                    other => Err(other),
+                }
+            }
         }
-    }
-    fn from_term(term: Term) -> Result<Self, Term> {
-        match term {
-            Term::Float(v) => Ok(v as f32),
-            Term::Int(v) if v.abs() <= F32_EXACT => Ok(v as f32),
-            other => Err(other),
-        }
-    }
+    )*};
 }
+// Integers up to 2^53 (f64) and 2^24 (f32) in magnitude convert exactly.
+floats!(f64 => 53, f32 => 24);
 
 macro_rules! scalars {
     ($($t:ty => $variant:ident),*) => {$(
@@ -707,5 +691,60 @@ impl FromTerm for () {
         } else {
             Err(term)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equality_is_strict_across_kinds() {
+        let kinds = [
+            1.into_term(),
+            1.0.into_term(),
+            true.into_term(),
+            '1'.into_term(),
+            "1".into_term(),
+        ];
+        for (i, a) in kinds.iter().enumerate() {
+            for (j, b) in kinds.iter().enumerate() {
+                assert_eq!(a == b, i == j, "{a:?} against {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn float_patterns_reject_the_most_negative_integer_without_panicking() {
+        let min = Term::Int(i128::MIN);
+        assert!(!f64::matches(&min));
+        assert!(!f32::matches(&min));
+        assert!(f64::matches(&Term::Int(-(1 << 53))));
+        assert!(!f64::matches(&Term::Int((1 << 53) + 1)));
+    }
+
+    #[test]
+    fn large_u128_values_compare_by_value() {
+        assert_eq!(u128::MAX.into_term(), u128::MAX.into_term());
+        assert_ne!(u128::MAX.into_term(), (u128::MAX - 1).into_term());
+        assert_eq!(u128::MAX.into_term().into_value::<u128>(), Ok(u128::MAX));
+    }
+
+    #[test]
+    fn opaque_values_compare_by_identity() {
+        #[derive(Debug)]
+        struct Token(#[allow(dead_code)] u8);
+        impl Opaque for Token {}
+        let a = Token(1).into_term();
+        let b = Token(1).into_term();
+        assert_eq!(a, a);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn integers_convert_back_only_where_they_fit() {
+        assert_eq!(300.into_term().into_value::<u8>().ok(), None);
+        assert_eq!(255.into_term().into_value::<u8>().ok(), Some(255u8));
+        assert_eq!((-1).into_term().into_value::<u64>().ok(), None);
     }
 }
