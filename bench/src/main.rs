@@ -1,0 +1,692 @@
+//! paragram benchmark harness: paragram against raw channels, actor crates
+//! and Erlang, on the six workloads of the performance issue.
+//!
+//! Run (from the repository root):
+//!
+//! ```text
+//! cargo run --release --manifest-path bench/Cargo.toml -- [--quick] [--reps N] [--peers a,b,..]
+//! ```
+//!
+//! Repetitions are interleaved: every repetition runs every peer once. W5
+//! (memory per idle process) and the idle-CPU check run in fresh child OS
+//! processes (this binary, re-executed with a hidden subcommand).
+
+mod actix_peer;
+mod alloc;
+mod crossbeam_peer;
+mod erlang_peer;
+mod flume_peer;
+mod kameo_peer;
+mod paragram_peer;
+mod ractor_peer;
+mod rss;
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Debug};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static GLOBAL: alloc::Counting = alloc::Counting;
+
+/// Sizes and limits of one run.
+#[derive(Clone, Debug)]
+pub struct Cfg {
+    /// W1: round trips.
+    pub w1: u64,
+    /// W2: messages in total, from two producers.
+    pub w2: u64,
+    /// W3: processes spawned, sent to and terminated.
+    pub w3: usize,
+    /// W4: length of the linked chain.
+    pub w4: usize,
+    /// W5: idle processes alive while memory is read.
+    pub w5: usize,
+    /// W6: messages through the 10-receiver process.
+    pub w6: u64,
+    /// Idle CPU: idle paragram processes.
+    pub idle: usize,
+    pub reps: usize,
+    /// Longest any single wait may take before the peer is marked failed.
+    pub deadline: Duration,
+}
+
+impl Cfg {
+    fn full() -> Cfg {
+        Cfg {
+            w1: 100_000,
+            w2: 1_000_000,
+            w3: 10_000,
+            w4: 1_000,
+            w5: 10_000,
+            w6: 200_000,
+            idle: 1_000,
+            reps: 7,
+            deadline: Duration::from_secs(60),
+        }
+    }
+
+    fn quick() -> Cfg {
+        Cfg {
+            w1: 10_000,
+            w2: 100_000,
+            w3: 1_000,
+            w4: 100,
+            w5: 1_000,
+            w6: 20_000,
+            idle: 1_000,
+            reps: 3,
+            deadline: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Why a workload has no figure.
+pub enum Skip {
+    /// The peer cannot express the workload.
+    NotApplicable,
+    /// The run failed or passed its deadline.
+    Failed(String),
+}
+
+/// One figure of one workload, in the workload's unit.
+pub type Res = Result<f64, Skip>;
+
+/// `?` on any error: the peer failed, with what it was doing.
+pub trait OrFail<T> {
+    fn or_fail(self, what: &str) -> Result<T, Skip>;
+}
+
+impl<T, E: Debug> OrFail<T> for Result<T, E> {
+    fn or_fail(self, what: &str) -> Result<T, Skip> {
+        self.map_err(|e| Skip::Failed(format!("{what}: {e:?}")))
+    }
+}
+
+impl<T> OrFail<T> for Option<T> {
+    fn or_fail(self, what: &str) -> Result<T, Skip> {
+        self.ok_or_else(|| Skip::Failed(what.to_owned()))
+    }
+}
+
+/// Receives `n` items from `rx`, all before `deadline`.
+pub fn recv_n<T>(
+    rx: &mpsc::Receiver<T>,
+    n: usize,
+    deadline: Instant,
+    what: &str,
+) -> Result<(), Skip> {
+    for _ in 0..n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        rx.recv_timeout(left).or_fail(what)?;
+    }
+    Ok(())
+}
+
+/// Per unit: nanoseconds per item.
+pub fn ns_per(d: Duration, n: u64) -> f64 {
+    d.as_nanos() as f64 / n as f64
+}
+
+/// The workloads, in column order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum W {
+    W1,
+    W2,
+    W3,
+    W4,
+    W5,
+    W6,
+}
+
+impl W {
+    const ALL: [W; 6] = [W::W1, W::W2, W::W3, W::W4, W::W5, W::W6];
+
+    fn title(self) -> &'static str {
+        match self {
+            W::W1 => "W1 ping-pong",
+            W::W2 => "W2 2 producers -> 1 counter",
+            W::W3 => "W3 spawn+send+terminate+wait",
+            W::W4 => "W4 linked chain death",
+            W::W5 => "W5 RSS per idle process",
+            W::W6 => "W6 10-receiver dispatch",
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            W::W1 => "ns/round trip",
+            W::W2 => "M msg/s",
+            W::W3 => "µs/process",
+            W::W4 => "ms",
+            W::W5 => "KiB/process",
+            W::W6 => "ns/message",
+        }
+    }
+
+    fn higher_is_better(self) -> bool {
+        self == W::W2
+    }
+}
+
+impl fmt::Display for W {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+/// A peer: its name and how it runs the in-process workloads (W5 runs
+/// through `child_w5` in a fresh OS process).
+struct Peer {
+    name: &'static str,
+    run: fn(W, &Cfg) -> Res,
+    w5: fn(usize) -> Res,
+}
+
+fn peers() -> Vec<Peer> {
+    vec![
+        Peer {
+            name: "paragram",
+            run: paragram_peer::run,
+            w5: paragram_peer::w5,
+        },
+        Peer {
+            name: "flume",
+            run: flume_peer::run,
+            w5: flume_peer::w5,
+        },
+        Peer {
+            name: "crossbeam",
+            run: crossbeam_peer::run,
+            w5: crossbeam_peer::w5,
+        },
+        Peer {
+            name: "ractor",
+            run: ractor_peer::run,
+            w5: ractor_peer::w5,
+        },
+        Peer {
+            name: "kameo",
+            run: kameo_peer::run,
+            w5: kameo_peer::w5,
+        },
+        Peer {
+            name: "actix",
+            run: actix_peer::run,
+            w5: actix_peer::w5,
+        },
+    ]
+}
+
+const HIDDEN_W5: &str = "__w5";
+const HIDDEN_IDLE: &str = "__idle";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some(HIDDEN_W5) => return child_w5(&args[1..]),
+        Some(HIDDEN_IDLE) => return child_idle(&args[1..]),
+        _ => {}
+    }
+    let mut cfg = Cfg::full();
+    let mut only: Option<Vec<String>> = None;
+    let mut reps = None;
+    let mut workloads: Vec<W> = W::ALL.to_vec();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => cfg = Cfg::quick(),
+            "--reps" => reps = it.next().and_then(|n| n.parse().ok()),
+            "--workloads" => {
+                let list = it.next().map(String::as_str).unwrap_or("");
+                workloads = W::ALL
+                    .into_iter()
+                    .filter(|w| list.split(',').any(|x| x == w.to_string()))
+                    .collect();
+            }
+            "--peers" => only = it.next().map(|p| p.split(',').map(str::to_owned).collect()),
+            "-h" | "--help" => {
+                println!(
+                    "usage: paragram-bench [--quick] [--reps N] [--peers paragram,flume,crossbeam,ractor,kameo,actix,erlang] [--workloads W1,..,W6]"
+                );
+                return;
+            }
+            other => {
+                eprintln!("unknown argument {other:?} (try --help)");
+                std::process::exit(2);
+            }
+        }
+    }
+    if let Some(reps) = reps {
+        cfg.reps = reps;
+    }
+    let wanted = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|p| p == name));
+    let peers: Vec<Peer> = peers().into_iter().filter(|p| wanted(p.name)).collect();
+    let erlang = if wanted("erlang") {
+        erlang_peer::find()
+    } else {
+        Err("not selected".into())
+    };
+
+    let mut names: Vec<&'static str> = peers.iter().map(|p| p.name).collect();
+    if erlang.is_ok() {
+        names.push("erlang");
+    }
+    // figures[peer][workload] = every repetition's figure.
+    let mut figures: BTreeMap<&str, BTreeMap<W, Vec<f64>>> = BTreeMap::new();
+    let mut notes: BTreeMap<(&str, W), String> = BTreeMap::new();
+    let mut record =
+        |peer: &'static str, w: W, res: Res, notes: &mut BTreeMap<(&str, W), String>| match res {
+            Ok(v) => figures
+                .entry(peer)
+                .or_default()
+                .entry(w)
+                .or_default()
+                .push(v),
+            Err(Skip::NotApplicable) => {
+                notes.insert((peer, w), "n/a".into());
+            }
+            Err(Skip::Failed(why)) => {
+                eprintln!("  {peer} {w} FAILED: {why}");
+                notes.insert((peer, w), format!("failed: {why}"));
+            }
+        };
+
+    let started = Instant::now();
+    eprintln!("paragram-bench: {cfg:?}; cores: {}", cores());
+    for rep in 1..=cfg.reps {
+        for peer in &peers {
+            for &w in &workloads {
+                eprint!("rep {rep}/{} {:<10} {w} ... ", cfg.reps, peer.name);
+                let res = if w == W::W5 {
+                    run_child_w5(peer.name, cfg.w5, cfg.deadline)
+                } else {
+                    (peer.run)(w, &cfg)
+                };
+                match &res {
+                    Ok(v) => eprintln!("{v:.3} {}", w.unit()),
+                    Err(Skip::NotApplicable) => eprintln!("n/a"),
+                    Err(Skip::Failed(_)) => eprintln!("failed"),
+                }
+                record(peer.name, w, res, &mut notes);
+            }
+        }
+        if let Ok(escript) = &erlang {
+            eprint!("rep {rep}/{} erlang     W1-W6 ... ", cfg.reps);
+            let results = erlang_peer::run(escript, &cfg);
+            eprintln!("done");
+            for (w, res) in results.into_iter().filter(|(w, _)| workloads.contains(w)) {
+                record("erlang", w, res, &mut notes);
+            }
+        }
+    }
+
+    // Allocation counts and idle CPU: separate passes, not timed.
+    let mut extra = String::new();
+    if wanted("paragram") {
+        extra += &allocation_report(&cfg);
+        extra += &idle_report(&cfg);
+    }
+    let elapsed = started.elapsed();
+
+    let out = report(
+        &cfg,
+        &names,
+        &figures,
+        &notes,
+        erlang.as_ref().err(),
+        &extra,
+        elapsed,
+    );
+    println!("{out}");
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    cfg: &Cfg,
+    names: &[&'static str],
+    figures: &BTreeMap<&str, BTreeMap<W, Vec<f64>>>,
+    notes: &BTreeMap<(&str, W), String>,
+    erlang_skip: Option<&String>,
+    extra: &str,
+    elapsed: Duration,
+) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let med = |peer: &str, w: W| figures.get(peer).and_then(|m| m.get(&w)).map(|v| median(v));
+    let cell = |peer: &str, w: W| match med(peer, w) {
+        Some(v) => fmt_num(v),
+        None => match notes.get(&(peer, w)) {
+            Some(n) if n == "n/a" => "n/a".into(),
+            Some(_) => "failed".into(),
+            None => "-".into(),
+        },
+    };
+    let _ = writeln!(s, "# paragram benchmark results\n");
+    let _ = writeln!(
+        s,
+        "{} cores, {} repetitions (interleaved), medians. Sizes: W1 {} round trips, W2 {} messages, \
+         W3 {} processes, W4 chain of {}, W5 {} idle processes, W6 {} messages. Total run time {:.0} s.\n",
+        cores(),
+        cfg.reps,
+        cfg.w1,
+        cfg.w2,
+        cfg.w3,
+        cfg.w4,
+        cfg.w5,
+        cfg.w6,
+        elapsed.as_secs_f64()
+    );
+    let _ = write!(s, "| peer |");
+    for w in W::ALL {
+        let _ = write!(s, " {w} {} |", w.unit());
+    }
+    let _ = write!(s, "\n|---|");
+    for _ in W::ALL {
+        let _ = write!(s, "---:|");
+    }
+    s.push('\n');
+    for peer in names {
+        let _ = write!(s, "| {peer} |");
+        for w in W::ALL {
+            let _ = write!(s, " {} |", cell(peer, w));
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(
+        s,
+        "\nRatio peer / paragram (medians; W2 is a rate, higher is better; all others lower is better):\n"
+    );
+    let _ = write!(s, "| peer |");
+    for w in W::ALL {
+        let _ = write!(s, " {w} |");
+    }
+    let _ = write!(s, "\n|---|");
+    for _ in W::ALL {
+        let _ = write!(s, "---:|");
+    }
+    s.push('\n');
+    for peer in names {
+        let _ = write!(s, "| {peer} |");
+        for w in W::ALL {
+            let ratio = match (med(peer, w), med("paragram", w)) {
+                (Some(p), Some(base)) if base > 0.0 => format!("{:.2}x", p / base),
+                _ => cell(peer, w)
+                    .replace(|c: char| c.is_ascii_digit() || c == '.', "")
+                    .trim()
+                    .to_owned(),
+            };
+            let ratio = if ratio.is_empty() { "-".into() } else { ratio };
+            let _ = write!(s, " {ratio} |");
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(s, "\n## Per workload: median / min / max\n");
+    for w in W::ALL {
+        let better = if w.higher_is_better() {
+            "higher is better"
+        } else {
+            "lower is better"
+        };
+        let _ = writeln!(s, "{} ({}, {better}):\n", w.title(), w.unit());
+        let _ = writeln!(
+            s,
+            "| peer | median | min | max | runs |\n|---|---:|---:|---:|---:|"
+        );
+        for peer in names {
+            match figures.get(peer).and_then(|m| m.get(&w)) {
+                Some(v) => {
+                    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+                    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let _ = writeln!(
+                        s,
+                        "| {peer} | {} | {} | {} | {} |",
+                        fmt_num(median(v)),
+                        fmt_num(min),
+                        fmt_num(max),
+                        v.len()
+                    );
+                }
+                None => {
+                    let _ = writeln!(s, "| {peer} | {} | | | 0 |", cell(peer, w));
+                }
+            }
+        }
+        if w == W::W6 {
+            let _ = writeln!(
+                s,
+                "| paragram #[derive(Process)] | pending: the derive has not landed (paragram_peer::w6_derived) | | | 0 |"
+            );
+        }
+        s.push('\n');
+    }
+    let failures: Vec<_> = notes.iter().filter(|(_, n)| n.as_str() != "n/a").collect();
+    if !failures.is_empty() {
+        let _ = writeln!(s, "Failures:\n");
+        for ((peer, w), why) in failures {
+            let _ = writeln!(s, "- {peer} {w}: {why}");
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(s, "{extra}");
+    let _ = writeln!(s, "Notes:\n");
+    if let Some(why) = erlang_skip {
+        let _ = writeln!(s, "- erlang: skipped ({why}).");
+    }
+    let _ = writeln!(
+        s,
+        "- flume and crossbeam are std threads with unbounded channels and blocking recv (the floor). \
+         They, and actix, have no links: their W4 figure is the same chain where each thread/actor \
+         holds the only sender to the next and ends when its own channel disconnects (or it is killed), \
+         the cheapest way to spread a death along a chain.\n\
+         - ractor: tokio multi-thread runtime, default features minus per-message tracing spans; W4 uses \
+         supervision (each actor supervises the one before it; a failed child stops its supervisor); W3 uses drain().\n\
+         - kameo: tokio multi-thread runtime, unbounded mailboxes; W4 uses links and kill(); W3 uses stop_gracefully().\n\
+         - actix: one System thread per workload (producers in W2/W6 are std threads using do_send).\n\
+         - W2/W6: the clock stops when the receiving process has handled the last message.\n\
+         - W5: each peer in a fresh OS process (VmRSS after - before) / processes; thread peers use the default 2 MiB stack (RSS counts touched pages only)."
+    );
+    s
+}
+
+// ---------------------------------------------------------------- W5 child
+
+/// Runs W5 for `peer` in a fresh OS process and reads its figure.
+fn run_child_w5(peer: &str, n: usize, deadline: Duration) -> Res {
+    let exe = std::env::current_exe().or_fail("current_exe")?;
+    let args = [HIDDEN_W5.to_owned(), peer.to_owned(), n.to_string()];
+    let out = run_with_deadline(Command::new(exe).args(args), deadline)?;
+    parse_figure(&out, "W5")
+}
+
+/// Runs `cmd`, killing it if it outlives `deadline`; its stdout.
+pub fn run_with_deadline(cmd: &mut Command, deadline: Duration) -> Result<String, Skip> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .or_fail("spawn child")?;
+    let mut stdout = child.stdout.take().or_fail("child stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        let _ = tx.send(s);
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(s) => {
+            let status = child.wait().or_fail("wait child")?;
+            if !status.success() {
+                return Err(Skip::Failed(format!("child exited with {status}: {s}")));
+            }
+            Ok(s)
+        }
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(Skip::Failed("child passed its deadline; killed".into()))
+        }
+    }
+}
+
+/// The number after `tag` on a line `tag value` of `out`.
+pub fn parse_figure(out: &str, tag: &str) -> Res {
+    for line in out.lines() {
+        let mut parts = line.split_whitespace();
+        if parts.next() == Some(tag) {
+            return match parts.next() {
+                Some("n/a") => Err(Skip::NotApplicable),
+                Some(v) => v.parse().or_fail(tag),
+                None => Err(Skip::Failed(format!("{tag}: no value"))),
+            };
+        }
+    }
+    Err(Skip::Failed(format!("no {tag} line in output: {out:?}")))
+}
+
+fn child_w5(args: &[String]) {
+    let peer = args.first().map(String::as_str).unwrap_or("");
+    let n: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let res = match peers().into_iter().find(|p| p.name == peer) {
+        Some(p) => (p.w5)(n),
+        None => Err(Skip::Failed(format!("unknown peer {peer}"))),
+    };
+    match res {
+        Ok(v) => println!("W5 {v}"),
+        Err(Skip::NotApplicable) => println!("W5 n/a"),
+        Err(Skip::Failed(why)) => {
+            println!("W5 failed");
+            eprintln!("W5 {peer}: {why}");
+        }
+    }
+    // Do not wait for 10,000 idle processes to unwind: the figure is out.
+    std::process::exit(0);
+}
+
+/// Reads (after - before) VmRSS per process: `spawn` must leave `n` idle
+/// processes alive (all started) when it returns.
+pub fn rss_per_process(n: usize, spawn: impl FnOnce() -> Result<(), Skip>) -> Res {
+    let before = rss::vm_rss_kib();
+    spawn()?;
+    let after = rss::vm_rss_kib();
+    Ok(after.saturating_sub(before) as f64 / n as f64)
+}
+
+// ------------------------------------------------------ allocations, idle CPU
+
+fn allocation_report(cfg: &Cfg) -> String {
+    let mut s = String::from(
+        "Allocations per message sent and handled (counting allocator, separate untimed pass):\n\n",
+    );
+    s += "| peer | W1 allocs/message | W2 allocs/message |\n|---|---:|---:|\n";
+    for (name, f) in [
+        (
+            "paragram",
+            paragram_peer::count_allocs as fn(W, &Cfg) -> Result<(u64, u64), Skip>,
+        ),
+        ("flume", flume_peer::count_allocs),
+    ] {
+        let mut row = format!("| {name} |");
+        for w in [W::W1, W::W2] {
+            match f(w, cfg) {
+                Ok((allocs, messages)) => {
+                    row += &format!(
+                        " {:.2} ({allocs} / {messages}) |",
+                        allocs as f64 / messages as f64
+                    )
+                }
+                Err(_) => row += " failed |",
+            }
+        }
+        s += &row;
+        s.push('\n');
+    }
+    s += "\n(W1 counts both directions: 2 messages per round trip.)\n\n";
+    s
+}
+
+fn idle_report(cfg: &Cfg) -> String {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return format!("Idle CPU: failed ({e})\n\n"),
+    };
+    let mut cmd = Command::new(exe);
+    cmd.args([HIDDEN_IDLE.to_owned(), cfg.idle.to_string()]);
+    match run_with_deadline(&mut cmd, Duration::from_secs(60)) {
+        Ok(out) => {
+            let stat = parse_figure(&out, "IDLE_STAT").ok();
+            let sched = parse_figure(&out, "IDLE_SCHED").ok();
+            let verdict = match sched.or(stat) {
+                Some(p) if p < 1.0 => "PASS (< 1% of one core)",
+                Some(_) => "FAIL (>= 1% of one core)",
+                None => "unknown",
+            };
+            format!(
+                "Idle CPU, {} idle paragram processes over 2 s, fresh OS process: \
+                 {} % of one core by /proc/self/stat utime+stime (10 ms ticks), \
+                 {} % by the sum of /proc/self/task/*/schedstat (ns, measuring thread excluded): {verdict}\n\n",
+                cfg.idle,
+                stat.map_or("?".into(), |p| format!("{p:.3}")),
+                sched.map_or("?".into(), |p| format!("{p:.4}")),
+            )
+        }
+        Err(Skip::Failed(why)) => format!("Idle CPU: failed ({why})\n\n"),
+        Err(Skip::NotApplicable) => String::new(),
+    }
+}
+
+fn child_idle(args: &[String]) {
+    let n: usize = args.first().and_then(|n| n.parse().ok()).unwrap_or(1_000);
+    let keep = match paragram_peer::spawn_idle(n, Instant::now() + Duration::from_secs(30)) {
+        Ok(keep) => keep,
+        Err(_) => {
+            println!("IDLE_STAT failed");
+            std::process::exit(0);
+        }
+    };
+    // Let start-up settle (spins end, threads park), then measure 2 s.
+    std::thread::sleep(Duration::from_millis(500));
+    let me = std::process::id();
+    let window = Duration::from_secs(2);
+    let (t0, s0, c0) = (Instant::now(), rss::task_cpu_ns(me), rss::cpu_ticks());
+    std::thread::sleep(window);
+    let (c1, s1, t1) = (rss::cpu_ticks(), rss::task_cpu_ns(me), Instant::now());
+    let wall = (t1 - t0).as_secs_f64();
+    // Linux reports /proc/self/stat times in USER_HZ = 100 ticks a second.
+    println!("IDLE_STAT {}", (c1 - c0) as f64 / 100.0 / wall * 100.0);
+    if let (Some(s0), Some(s1)) = (s0, s1) {
+        println!(
+            "IDLE_SCHED {}",
+            s1.saturating_sub(s0) as f64 / 1e9 / wall * 100.0
+        );
+    }
+    drop(keep);
+    std::process::exit(0);
+}

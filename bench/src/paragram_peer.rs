@@ -1,0 +1,274 @@
+//! paragram: one OS thread per process, runtime receivers (`ctx.receive`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, OnceLock, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use paragram::{Ctx, Elem, Pattern, Pid, Root, SpawnError, pattern};
+
+use crate::{Cfg, OrFail, Res, Skip, W, alloc, ns_per, recv_n};
+
+pub fn run(w: W, cfg: &Cfg) -> Res {
+    let deadline = Instant::now() + cfg.deadline;
+    match w {
+        W::W1 => w1(cfg.w1, deadline).map(|(d, _)| ns_per(d, cfg.w1)),
+        W::W2 => w2(cfg.w2, deadline).map(|(d, _)| cfg.w2 as f64 / d.as_secs_f64() / 1e6),
+        W::W3 => w3(cfg.w3, deadline).map(|d| ns_per(d, cfg.w3 as u64) / 1e3),
+        W::W4 => w4(cfg.w4, deadline).map(|d| d.as_secs_f64() * 1e3),
+        W::W5 => Err(Skip::Failed("W5 runs in a child process".into())),
+        W::W6 => w6_runtime(cfg.w6, deadline).map(|d| ns_per(d, cfg.w6)),
+    }
+}
+
+/// Allocations counted over the timed part of W1 / W2, and messages sent
+/// and handled there.
+pub fn count_allocs(w: W, cfg: &Cfg) -> Result<(u64, u64), Skip> {
+    let deadline = Instant::now() + cfg.deadline;
+    match w {
+        W::W1 => w1(cfg.w1, deadline).map(|(_, a)| (a, 2 * cfg.w1)),
+        W::W2 => w2(cfg.w2, deadline).map(|(_, a)| (a, cfg.w2)),
+        _ => Err(Skip::NotApplicable),
+    }
+}
+
+fn left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+/// Waits for every process in `pids` to end, all before `deadline`.
+fn wait_all(pids: &[Pid], deadline: Instant) -> Result<(), Skip> {
+    for pid in pids {
+        pid.wait_timeout(left(deadline))
+            .or_fail("process did not end before the deadline")?;
+    }
+    Ok(())
+}
+
+/// W1: ping and pong bounce a u64 `n` times. Returns the time and the
+/// allocations counted meanwhile.
+fn w1(n: u64, deadline: Instant) -> Result<(Duration, u64), Skip> {
+    let root = Root::new();
+    let (done_tx, done_rx) = mpsc::channel();
+    let ping_slot: Arc<OnceLock<Pid>> = Arc::new(OnceLock::new());
+    let slot = ping_slot.clone();
+    let pong = root
+        .spawn(move |ctx: &mut Ctx| {
+            ctx.receive(pattern!(u64), move |_, (x,): (u64,)| {
+                if let Some(ping) = slot.get() {
+                    let _ = ping.send(x);
+                }
+            })
+        })
+        .or_fail("spawn pong")?;
+    let to_pong = pong.clone();
+    let ping = root
+        .spawn(move |ctx: &mut Ctx| {
+            ctx.receive(pattern!(u64), move |_, (x,): (u64,)| {
+                if x >= n {
+                    let _ = done_tx.send(());
+                } else {
+                    let _ = to_pong.send(x + 1);
+                }
+            })
+        })
+        .or_fail("spawn ping")?;
+    let _ = ping_slot.set(ping.clone());
+    alloc::start();
+    let start = Instant::now();
+    ping.send(0u64).or_fail("kick")?;
+    let done = done_rx.recv_timeout(left(deadline));
+    let elapsed = start.elapsed();
+    let allocs = alloc::stop();
+    done.or_fail("ping-pong did not finish")?;
+    ping.terminate();
+    pong.terminate();
+    wait_all(&[ping, pong], deadline)?;
+    Ok((elapsed, allocs))
+}
+
+/// W2: two producer threads send `total` u64 to one counting process.
+fn w2(total: u64, deadline: Instant) -> Result<(Duration, u64), Skip> {
+    let root = Root::new();
+    let (done_tx, done_rx) = mpsc::channel();
+    let counter = root
+        .spawn(move |ctx: &mut Ctx| {
+            let mut seen = 0u64;
+            ctx.receive(pattern!(u64), move |_, (_x,): (u64,)| {
+                seen += 1;
+                if seen == total {
+                    let _ = done_tx.send(());
+                }
+            })
+        })
+        .or_fail("spawn counter")?;
+    // Producers report ready, then wait for the clock to start.
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let barrier = Arc::new(Barrier::new(3));
+    let producers: Vec<_> = [total / 2, total - total / 2]
+        .into_iter()
+        .map(|count| {
+            let pid = counter.clone();
+            let barrier = barrier.clone();
+            let ready = ready_tx.clone();
+            thread::spawn(move || {
+                let _ = ready.send(());
+                barrier.wait();
+                for i in 0..count {
+                    let _ = pid.send(i);
+                }
+            })
+        })
+        .collect();
+    alloc::start();
+    crate::recv_n(&ready_rx, 2, deadline, "producers not ready")?;
+    let start = Instant::now();
+    barrier.wait();
+    let done = done_rx.recv_timeout(left(deadline));
+    let elapsed = start.elapsed();
+    let allocs = alloc::stop();
+    done.or_fail("counter did not see every message")?;
+    for p in producers {
+        p.join().or_fail("producer panicked")?;
+    }
+    counter.terminate();
+    wait_all(&[counter], deadline)?;
+    Ok((elapsed, allocs))
+}
+
+/// W3: spawn `n` processes, send each a message, terminate each (queued
+/// behind the message), wait for all.
+fn w3(n: usize, deadline: Instant) -> Result<Duration, Skip> {
+    let root = Root::new();
+    let handled = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut pids = Vec::with_capacity(n);
+    for i in 0..n {
+        let handled = handled.clone();
+        let pid = root
+            .spawn(move |ctx: &mut Ctx| {
+                ctx.receive(pattern!(u64), move |_, (_x,): (u64,)| {
+                    handled.fetch_add(1, Ordering::Relaxed);
+                })
+            })
+            .or_fail("spawn")?;
+        pid.send(i as u64).or_fail("send")?;
+        pid.terminate();
+        pids.push(pid);
+    }
+    wait_all(&pids, deadline)?;
+    let elapsed = start.elapsed();
+    let handled = handled.load(Ordering::SeqCst);
+    if handled != n as u64 {
+        return Err(Skip::Failed(format!("{handled} of {n} messages handled")));
+    }
+    Ok(elapsed)
+}
+
+/// Start-up code of a process, boxed so that it can name itself.
+type StartUp = Box<dyn FnOnce(&mut Ctx) -> Result<(), SpawnError> + Send>;
+
+/// Start-up code of chain member: reports itself, spawns the next linked.
+fn chain_member(remaining: usize, report: mpsc::Sender<Pid>) -> StartUp {
+    Box::new(move |ctx: &mut Ctx| {
+        let _ = report.send(ctx.me());
+        if remaining > 1 {
+            ctx.spawn_link(chain_member(remaining - 1, report))?;
+        }
+        Ok(())
+    })
+}
+
+/// W4: a chain of `n` processes, each linked to the next; kill the first
+/// with an error and time until all are dead.
+fn w4(n: usize, deadline: Instant) -> Result<Duration, Skip> {
+    let root = Root::new();
+    let (tx, rx) = mpsc::channel();
+    let first = root.spawn(chain_member(n, tx)).or_fail("spawn chain")?;
+    let mut pids = Vec::with_capacity(n);
+    for _ in 0..n {
+        pids.push(rx.recv_timeout(left(deadline)).or_fail("chain not built")?);
+    }
+    let start = Instant::now();
+    first.terminate_with("killed");
+    wait_all(&pids, deadline)?;
+    let elapsed = start.elapsed();
+    if pids.iter().any(|p| p.exit().is_none_or(|e| e.is_normal())) {
+        return Err(Skip::Failed("a chain member ended normally".into()));
+    }
+    Ok(elapsed)
+}
+
+/// `n` idle processes, each with one receiver, all started; dropping the
+/// result lets them end.
+pub fn spawn_idle(n: usize, deadline: Instant) -> Result<(Root, Vec<Pid>), Skip> {
+    let root = Root::new();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let mut pids = Vec::with_capacity(n);
+    for _ in 0..n {
+        let ready = ready_tx.clone();
+        let pid = root
+            .spawn(move |ctx: &mut Ctx| {
+                ctx.receive(pattern!(u64), |_, (_x,): (u64,)| {})?;
+                let _ = ready.send(());
+                Ok::<(), paragram::BoxError>(())
+            })
+            .or_fail("spawn idle")?;
+        pids.push(pid);
+    }
+    recv_n(&ready_rx, n, deadline, "idle processes did not start")?;
+    Ok((root, pids))
+}
+
+/// W5 (in a fresh OS process): RSS growth per idle process.
+pub fn w5(n: usize) -> Res {
+    let mut keep = None;
+    let per = crate::rss_per_process(n, || {
+        keep = Some(spawn_idle(n, Instant::now() + Duration::from_secs(60))?);
+        Ok(())
+    });
+    // The child process exits right after printing; nothing to tear down.
+    std::mem::forget(keep);
+    per
+}
+
+/// W6, runtime receivers: 10 receivers registered with `ctx.receive`
+/// (`("r1", u64)` .. `("r10", u64)`), every message matching the last.
+fn w6_runtime(n: u64, deadline: Instant) -> Result<Duration, Skip> {
+    let root = Root::new();
+    let (done_tx, done_rx) = mpsc::channel();
+    let sink = root
+        .spawn(move |ctx: &mut Ctx| {
+            for i in 1..=9 {
+                let pattern = Pattern::new(vec![Elem::lit(format!("r{i}")), Elem::of::<u64>()])?;
+                ctx.receive(pattern, |_, (_x,): (u64,)| {})?;
+            }
+            let mut seen = 0u64;
+            ctx.receive(pattern!("r10", u64), move |_, (_x,): (u64,)| {
+                seen += 1;
+                if seen == n {
+                    let _ = done_tx.send(());
+                }
+            })?;
+            Ok::<(), paragram::BoxError>(())
+        })
+        .or_fail("spawn 10-receiver process")?;
+    let start = Instant::now();
+    for i in 0..n {
+        sink.send(("r10", i)).or_fail("send")?;
+    }
+    done_rx
+        .recv_timeout(left(deadline))
+        .or_fail("not every message handled")?;
+    let elapsed = start.elapsed();
+    sink.terminate();
+    wait_all(&[sink], deadline)?;
+    Ok(elapsed)
+}
+
+/// W6, compiled dispatch: the same 10 receivers as a `#[derive(Process)]`
+/// struct. To be written when the derive lands; until then not measured.
+#[allow(dead_code)]
+pub fn w6_derived(_n: u64, _deadline: Instant) -> Result<Duration, Skip> {
+    Err(Skip::NotApplicable)
+}
