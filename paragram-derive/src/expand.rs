@@ -134,7 +134,7 @@ fn bind_and_call(receiver: &Receiver) -> TokenStream {
     let call = call(receiver.method, &receiver.handler, args);
     quote! {
         let mut #terms = ::core::iter::IntoIterator::into_iter(
-            ::paragram::__private::Message::into_terms(#message),
+            #message,
         );
         let #bound = (|| {
             #extract

@@ -12,9 +12,8 @@ use crate::pid::{Core, Pid};
 use crate::process::Outcome;
 use crate::runner::Envelope;
 use crate::spawn::{self, IntoSpawn, SpawnError};
-use crate::term::Term;
 
-type Handler = Box<dyn FnMut(&mut Ctx, Vec<Term>) -> Result<(), Exit> + Send>;
+type Handler = Box<dyn FnMut(&mut Ctx, Message) -> Result<(), Exit> + Send>;
 
 /// A receiver registered at run time: a pattern and its handler.
 struct Receiver {
@@ -139,7 +138,7 @@ impl Ctx {
         let result = match position {
             Some(i) => {
                 let receiver = &mut receivers[i];
-                let bindings = receiver.pattern.bind(message.into_terms());
+                let bindings = receiver.pattern.bind(message);
                 (receiver.handler)(self, bindings).map(|()| None)
             }
             None => Ok(Some(message)),

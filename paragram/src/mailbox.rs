@@ -1,41 +1,59 @@
 //! Mailboxes: the only file that names flume. A mailbox can be closed by its
 //! owner so that nothing enters after the close and everything queued before
-//! it is dropped exactly once, by the owner, at once.
+//! it is dropped exactly once, at once.
 //!
 //! flume alone cannot do this: a receiver cannot close its channel while
 //! senders live, and a dropped receiver leaves queued messages in the
 //! channel until the last sender goes. The gate below closes the mailbox
 //! from the receiving side. Under `--cfg loom` the queue is a loom mutex
 //! around a `VecDeque`, so the gate protocol can be model-checked.
+//!
+//! The protocol, with a sequentially consistent fence on each side between
+//! its write and its read, so that one of the two always sees the other:
+//! a send queues its item, then reads the gate; the owner sets a bit in the
+//! gate, then reads the queue.
+//! - Closing: the owner sets `CLOSED`, then drains the queue. A send that
+//!   finds `CLOSED` before queuing hands its item back; one that finds it
+//!   only after queuing drains the queue too, so an item that raced the
+//!   close is dropped at once by one side or the other, never left behind.
+//! - Parking: the owner sets `SLEEPING`, then looks at the queue once more
+//!   before it parks; a send that finds `SLEEPING` after queuing unparks it.
+//!   No wake-up is lost.
+//!
+//! A send reads the gate and fences; it never writes to a shared word
+//! besides the queue's own lock, so concurrent senders do not contend on
+//! the gate.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 
-use crate::sync::{AtomicU64, Ordering, Thread, current_thread, park, yield_now};
+use crate::sync::{AtomicU64, Ordering, Thread, current_thread, fence, park, yield_now};
 
 /// Set in [`Mailbox::gate`] once the owner has closed the mailbox.
-const CLOSED: u64 = 1 << 63;
+const CLOSED: u64 = 1 << 1;
 
 /// Set in [`Mailbox::gate`] while the owner is parked, or about to park,
 /// waiting for an item.
-const SLEEPING: u64 = 1 << 62;
-
-/// The low bits of [`Mailbox::gate`]: sends in flight.
-const IN_FLIGHT: u64 = SLEEPING - 1;
+const SLEEPING: u64 = 1;
 
 /// How many times a receiver polls an empty queue before it parks. Waking a
 /// parked thread from another core costs tens of microseconds; a short spin
 /// catches a reply that is already on its way.
 const SPINS: u32 = 256;
 
+/// How many times a receiver yields its core, polling between yields, once
+/// the spin is over and before it parks: a sender on the same core gets to
+/// run, and a stream of messages keeps the receiver awake instead of paying
+/// a wake-up (a system call for the sender) per message.
+const YIELDS: u32 = 32;
+
 /// The sending side of a process's mailbox, shared by every handle.
 pub(crate) struct Mailbox<T> {
     tx: queue::Sender<T>,
-    /// `CLOSED` and `SLEEPING` bits, plus the number of sends in flight (low
-    /// bits). A send registers itself before it checks `CLOSED`, so once the
-    /// owner has set `CLOSED` and seen the count reach zero, no item can
-    /// still arrive. A send leaves through the same word, so it sees
-    /// `SLEEPING` if the owner began to park before the item was queued,
-    /// and otherwise the owner sees the item: no wake-up is lost.
+    /// A receiver for senders that find the mailbox closed after queuing:
+    /// they drain what the owner's drain may have missed.
+    sweeper: queue::Receiver<T>,
+    /// `CLOSED` and `SLEEPING`; written only by the owner.
     gate: AtomicU64,
     /// The thread that parks on this mailbox, known once it first parks.
     owner: OnceLock<Thread>,
@@ -51,6 +69,7 @@ pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
     let (tx, rx) = queue::unbounded();
     let mailbox = Mailbox {
         tx,
+        sweeper: rx.clone(),
         gate: AtomicU64::new(0),
         owner: OnceLock::new(),
     };
@@ -59,22 +78,23 @@ pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
 
 impl<T> Mailbox<T> {
     /// Queues `item`, or hands it back if the mailbox is closed, and wakes
-    /// the owner if it sleeps.
+    /// the owner if it sleeps. An item that races the close is accepted and
+    /// dropped with the rest of the queue.
     pub(crate) fn push(&self, item: T) -> Result<(), T> {
-        let state = self.gate.fetch_add(1, Ordering::SeqCst);
-        let result = if state & CLOSED == 0 {
-            self.tx.send(item)
-        } else {
-            Err(item)
-        };
-        let state = self.gate.fetch_sub(1, Ordering::SeqCst);
-        if state & SLEEPING != 0
-            && result.is_ok()
+        if self.gate.load(Ordering::Acquire) & CLOSED != 0 {
+            return Err(item);
+        }
+        self.tx.send(item)?;
+        fence(Ordering::SeqCst);
+        let state = self.gate.load(Ordering::Relaxed);
+        if state & CLOSED != 0 {
+            drop_all(std::iter::from_fn(|| self.sweeper.try_recv()));
+        } else if state & SLEEPING != 0
             && let Some(owner) = self.owner.get()
         {
             owner.unpark();
         }
-        result
+        Ok(())
     }
 
     /// How many items are queued.
@@ -82,22 +102,27 @@ impl<T> Mailbox<T> {
         self.tx.len()
     }
 
-    /// Closes the mailbox and returns everything still queued; the caller
-    /// drops it. Only the owner of `inbox` may call this, once.
-    pub(crate) fn close(&self, inbox: &Inbox<T>) -> Vec<T> {
+    /// Closes the mailbox and drops everything queued. Only the owner of
+    /// `inbox` may call this, once.
+    pub(crate) fn close(&self, inbox: &Inbox<T>) {
         self.gate.fetch_or(CLOSED, Ordering::SeqCst);
-        // Sends in flight finish within a few instructions unless their
-        // thread was descheduled; wait them out.
-        while self.gate.load(Ordering::SeqCst) & IN_FLIGHT != 0 {
-            yield_now();
-        }
-        std::iter::from_fn(|| inbox.rx.try_recv()).collect()
+        fence(Ordering::SeqCst);
+        drop_all(std::iter::from_fn(|| inbox.rx.try_recv()));
+    }
+}
+
+/// Drops every item, containing a panic in an item's `Drop`: the others
+/// are still dropped, and the caller goes on.
+fn drop_all<T>(items: impl Iterator<Item = T>) {
+    for item in items {
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(item)));
     }
 }
 
 impl<T> Inbox<T> {
     /// The next item of `mailbox` (this inbox's own), waiting as long as it
-    /// takes: a short spin, then parked until a send wakes the thread.
+    /// takes: a short spin, then a few yields to let a sender on the same
+    /// core run, then parked until a send wakes the thread.
     pub(crate) fn recv(&self, mailbox: &Mailbox<T>) -> T {
         for _ in 0..SPINS {
             if let Some(item) = self.rx.try_recv() {
@@ -105,16 +130,23 @@ impl<T> Inbox<T> {
             }
             std::hint::spin_loop();
         }
+        for _ in 0..YIELDS {
+            yield_now();
+            if let Some(item) = self.rx.try_recv() {
+                return item;
+            }
+        }
         mailbox.owner.get_or_init(current_thread);
         loop {
             mailbox.gate.fetch_or(SLEEPING, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
             if let Some(item) = self.rx.try_recv() {
-                mailbox.gate.fetch_and(!SLEEPING, Ordering::SeqCst);
+                mailbox.gate.fetch_and(!SLEEPING, Ordering::Relaxed);
                 return item;
             }
             // Returns at once if a send has unparked this thread since.
             park();
-            mailbox.gate.fetch_and(!SLEEPING, Ordering::SeqCst);
+            mailbox.gate.fetch_and(!SLEEPING, Ordering::Relaxed);
             if let Some(item) = self.rx.try_recv() {
                 return item;
             }
@@ -133,14 +165,20 @@ mod queue {
     pub(crate) struct Sender<T>(flume::Sender<T>);
     pub(crate) struct Receiver<T>(flume::Receiver<T>);
 
+    impl<T> Clone for Receiver<T> {
+        fn clone(&self) -> Self {
+            Receiver(self.0.clone())
+        }
+    }
+
     pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
         let (tx, rx) = flume::unbounded();
         (Sender(tx), Receiver(rx))
     }
 
     impl<T> Sender<T> {
-        /// The inbox outlives every open state of the gate, so the channel
-        /// is never disconnected when this is called.
+        /// The mailbox holds a receiver, so the channel is never
+        /// disconnected.
         pub(crate) fn send(&self, item: T) -> Result<(), T> {
             self.0.send(item).map_err(|e| e.into_inner())
         }
@@ -170,6 +208,12 @@ mod queue {
 
     pub(crate) struct Sender<T>(Arc<Mutex<VecDeque<T>>>);
     pub(crate) struct Receiver<T>(Arc<Mutex<VecDeque<T>>>);
+
+    impl<T> Clone for Receiver<T> {
+        fn clone(&self) -> Self {
+            Receiver(self.0.clone())
+        }
+    }
 
     pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
         let queue = Arc::new(Mutex::new(VecDeque::new()));
@@ -201,33 +245,47 @@ mod queue {
 #[cfg(all(test, loom))]
 mod model {
     use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
     use loom::thread;
 
     use super::mailbox;
 
-    /// Two senders race the owner's close: every item is either handed back
-    /// to its sender or returned by `close`, never both, never neither, and
-    /// nothing is left in the queue afterwards.
+    /// An item that counts its drops.
+    struct Tracked(Arc<AtomicUsize>);
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Two senders race the owner's close: every item is dropped exactly
+    /// once (handed back to its sender, drained by the owner, or swept by a
+    /// sender that saw the close after queuing), and nothing is left queued.
     #[test]
-    fn close_races_sends_and_loses_nothing() {
+    fn close_races_sends_and_drops_each_item_once() {
         loom::model(|| {
-            let (mailbox, inbox) = mailbox::<u32>();
+            let drops = Arc::new(AtomicUsize::new(0));
+            let (mailbox, inbox) = mailbox::<Tracked>();
             let mailbox = Arc::new(mailbox);
             let senders: Vec<_> = (0..2)
-                .map(|i| {
+                .map(|_| {
                     let mailbox = mailbox.clone();
-                    thread::spawn(move || mailbox.push(i).err())
+                    let item = Tracked(drops.clone());
+                    thread::spawn(move || drop(mailbox.push(item)))
                 })
                 .collect();
-            let drained = mailbox.close(&inbox);
-            let mut seen: Vec<u32> = drained;
+            mailbox.close(&inbox);
             for sender in senders {
-                seen.extend(sender.join().unwrap());
+                sender.join().unwrap();
             }
-            seen.sort_unstable();
-            assert_eq!(seen, vec![0, 1]);
+            assert_eq!(drops.load(Ordering::SeqCst), 2);
             assert!(inbox.is_empty());
-            assert!(mailbox.push(7).is_err(), "a closed mailbox takes nothing");
+            let late = Tracked(drops.clone());
+            assert!(
+                mailbox.push(late).is_err(),
+                "a closed mailbox takes nothing"
+            );
         });
     }
 

@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use smallvec::{SmallVec, smallvec};
+
 use crate::exit::Exit;
 use crate::pid::Pid;
 use crate::term::{Bytes, IntoTerm, Opaque, Term, write_tuple};
@@ -13,12 +15,22 @@ use crate::term::{Bytes, IntoTerm, Opaque, Term, write_tuple};
 /// `pid.send("go away")` the 1-element message `("go away",)`, `pid.send(())`
 /// the empty message and `pid.send(((1, 2),))` a 1-element message whose
 /// element is a tuple.
+///
+/// Messages of up to two elements are stored inline: sending one allocates
+/// nothing beyond what its elements own.
 #[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Message(Vec<Term>);
+pub struct Message(Terms);
+
+/// A message's elements: inline up to two.
+pub(crate) type Terms = SmallVec<[Term; 2]>;
 
 impl Message {
     /// The message made of `terms`.
     pub fn new(terms: Vec<Term>) -> Message {
+        Message(Terms::from_vec(terms))
+    }
+
+    pub(crate) fn from_terms(terms: Terms) -> Message {
         Message(terms)
     }
 
@@ -27,9 +39,10 @@ impl Message {
         &self.0
     }
 
-    /// The message's elements, by value.
+    /// The message's elements, by value, in a `Vec` (which a message of up
+    /// to two elements allocates; iterate the message to avoid that).
     pub fn into_terms(self) -> Vec<Term> {
-        self.0
+        self.0.into_vec()
     }
 
     /// How many elements the message has.
@@ -42,6 +55,33 @@ impl Message {
         self.0.is_empty()
     }
 }
+
+impl IntoIterator for Message {
+    type Item = Term;
+    type IntoIter = IntoIter;
+
+    /// The message's elements, by value, without allocating.
+    fn into_iter(self) -> IntoIter {
+        IntoIter(self.0.into_iter())
+    }
+}
+
+/// The elements of a [`Message`], by value.
+pub struct IntoIter(smallvec::IntoIter<[Term; 2]>);
+
+impl Iterator for IntoIter {
+    type Item = Term;
+
+    fn next(&mut self) -> Option<Term> {
+        self.0.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl ExactSizeIterator for IntoIter {}
 
 impl fmt::Debug for Message {
     /// The message as a Rust tuple: `()`, `("go away",)`, `("hello", 1)`.
@@ -65,13 +105,13 @@ impl IntoMessage for Message {
 
 impl IntoMessage for () {
     fn into_message(self) -> Message {
-        Message(Vec::new())
+        Message(Terms::new())
     }
 }
 
 impl<T: Opaque> IntoMessage for T {
     fn into_message(self) -> Message {
-        Message(vec![self.into_term()])
+        Message(smallvec![self.into_term()])
     }
 }
 
@@ -79,7 +119,7 @@ macro_rules! single {
     ($($t:ty),* $(,)?) => {$(
         impl IntoMessage for $t {
             fn into_message(self) -> Message {
-                Message(vec![self.into_term()])
+                Message(smallvec![self.into_term()])
             }
         }
     )*};
@@ -114,31 +154,31 @@ single!(
 
 impl<T: IntoTerm> IntoMessage for Vec<T> {
     fn into_message(self) -> Message {
-        Message(vec![self.into_term()])
+        Message(smallvec![self.into_term()])
     }
 }
 
 impl<T: IntoTerm, const N: usize> IntoMessage for [T; N] {
     fn into_message(self) -> Message {
-        Message(vec![self.into_term()])
+        Message(smallvec![self.into_term()])
     }
 }
 
 impl<T: IntoTerm + Clone> IntoMessage for &[T] {
     fn into_message(self) -> Message {
-        Message(vec![self.into_term()])
+        Message(smallvec![self.into_term()])
     }
 }
 
 impl<K: IntoTerm, V: IntoTerm> IntoMessage for BTreeMap<K, V> {
     fn into_message(self) -> Message {
-        Message(vec![self.into_term()])
+        Message(smallvec![self.into_term()])
     }
 }
 
 impl<K: IntoTerm, V: IntoTerm, S> IntoMessage for HashMap<K, V, S> {
     fn into_message(self) -> Message {
-        Message(vec![self.into_term()])
+        Message(smallvec![self.into_term()])
     }
 }
 
@@ -146,7 +186,7 @@ macro_rules! tuples {
     ($( ($($n:tt $t:ident),*) )*) => {$(
         impl<$($t: IntoTerm),*> IntoMessage for ($($t,)*) {
             fn into_message(self) -> Message {
-                Message(vec![$(self.$n.into_term()),*])
+                Message(smallvec![$(self.$n.into_term()),*])
             }
         }
     )*};

@@ -10,6 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use thiserror::Error;
 
+use crate::message::{Message, Terms};
 use crate::term::{FromTerm, IntoTerm, Term};
 
 /// One element of a [`Pattern`]: a literal, a type, `_`, `..`, a nested
@@ -144,7 +145,7 @@ impl Elem {
 
     /// Moves the terms this element binds out of `term` (which it matches)
     /// into `out`.
-    fn bind(&self, term: Term, out: &mut Vec<Term>) {
+    fn bind(&self, term: Term, out: &mut Terms) {
         match (&self.0, term) {
             (Node::Type(_) | Node::Pred(..), term) => out.push(term),
             (Node::Tuple(elems), Term::Tuple(items)) | (Node::List(elems), Term::List(items)) => {
@@ -208,7 +209,7 @@ fn seq_matches(elems: &[Elem], items: &[Term]) -> bool {
         .all(|(elem, item)| elem.matches(item))
 }
 
-fn bind_seq(elems: &[Elem], items: Vec<Term>, out: &mut Vec<Term>) {
+fn bind_seq(elems: &[Elem], items: impl IntoIterator<Item = Term>, out: &mut Terms) {
     for (elem, item) in elems.iter().zip(items) {
         elem.bind(item, out);
     }
@@ -282,12 +283,13 @@ impl Pattern {
     }
 
     /// The terms a matching message binds, depth first, left to right,
-    /// moved out of it. For a message that does not match, the result is
-    /// unspecified (but no panic).
-    pub fn bind(&self, message: Vec<Term>) -> Vec<Term> {
-        let mut out = Vec::with_capacity(self.bounds.len());
+    /// moved out of it, as a tuple (up to two bindings allocate nothing).
+    /// For a message that does not match, the result is unspecified (but no
+    /// panic).
+    pub fn bind(&self, message: Message) -> Message {
+        let mut out = Terms::with_capacity(self.bounds.len());
         bind_seq(&self.elems, message, &mut out);
-        out
+        Message::from_terms(out)
     }
 
     /// How many terms [`Pattern::bind`] returns.
@@ -416,14 +418,14 @@ pub trait FromBindings: Sized {
     /// match, the check was skipped, or a [`FromTerm`] impl converts a term
     /// its `matches` rejected): a caller may treat `None` as a bug to
     /// report, never as a panic.
-    fn from_bindings(bindings: Vec<Term>) -> Option<Self>;
+    fn from_bindings(bindings: Message) -> Option<Self>;
 }
 
 impl FromBindings for () {
     fn check(pattern: &Pattern) -> Result<(), PatternError> {
         check_arguments(pattern, &[])
     }
-    fn from_bindings(bindings: Vec<Term>) -> Option<Self> {
+    fn from_bindings(bindings: Message) -> Option<Self> {
         bindings.is_empty().then_some(())
     }
 }
@@ -432,8 +434,8 @@ impl FromBindings for Vec<Term> {
     fn check(_: &Pattern) -> Result<(), PatternError> {
         Ok(())
     }
-    fn from_bindings(bindings: Vec<Term>) -> Option<Self> {
-        Some(bindings)
+    fn from_bindings(bindings: Message) -> Option<Self> {
+        Some(bindings.into_terms())
     }
 }
 
@@ -465,7 +467,7 @@ macro_rules! bindings {
             fn check(pattern: &Pattern) -> Result<(), PatternError> {
                 check_arguments(pattern, &[$(Bound::of::<$t>()),+])
             }
-            fn from_bindings(bindings: Vec<Term>) -> Option<Self> {
+            fn from_bindings(bindings: Message) -> Option<Self> {
                 let mut bindings = bindings.into_iter();
                 let arguments = ($(<$t>::from_term(bindings.next()?).ok()?,)+);
                 bindings.next().is_none().then_some(arguments)
@@ -597,7 +599,10 @@ mod tests {
         let message = vec![t("a"), t(1), t(2), t(3), t(4)];
         assert!(p.matches(&message));
         assert_eq!(p.binding_count(), 2);
-        assert_eq!(p.bind(message), vec![t("a"), t(3)]);
+        assert_eq!(
+            p.bind(Message::new(message)).into_terms(),
+            vec![t("a"), t(3)]
+        );
     }
 
     #[test]
@@ -621,7 +626,7 @@ mod tests {
         assert!(p.matches(&message));
         assert_eq!(p.binding_count(), 5);
         assert_eq!(
-            p.bind(message),
+            p.bind(Message::new(message)).into_terms(),
             vec![t(1), t("x"), t(true), t('c'), t(-2.5)]
         );
     }
@@ -631,7 +636,7 @@ mod tests {
         let p = pattern(vec![Elem::of::<Term>(), Elem::of::<Term>()]);
         let message = vec![t(Secret), t([1, 2])];
         assert!(p.matches(&message));
-        let bound = p.bind(message);
+        let bound = p.bind(Message::new(message)).into_terms();
         assert!(bound[0].is::<Secret>());
         assert_eq!(bound[1], t([1, 2]));
     }
@@ -718,17 +723,17 @@ mod tests {
         ]);
         let message = vec![t("a"), t(7), t(1.5)];
         assert!(p.matches(&message));
-        let arguments = <(String, u8, Term)>::from_bindings(p.bind(message));
+        let arguments = <(String, u8, Term)>::from_bindings(p.bind(Message::new(message)));
         assert_eq!(arguments, Some(("a".to_owned(), 7, t(1.5))));
-        assert_eq!(<()>::from_bindings(Vec::new()), Some(()));
+        assert_eq!(<()>::from_bindings(Message::new(Vec::new())), Some(()));
     }
 
     #[test]
     fn from_bindings_is_none_when_the_contract_is_broken() {
-        assert_eq!(<(u8,)>::from_bindings(vec![t(300)]), None);
-        assert_eq!(<(u8,)>::from_bindings(vec![t(3), t(4)]), None);
-        assert_eq!(<(u8, u8)>::from_bindings(vec![t(3)]), None);
-        assert_eq!(<()>::from_bindings(vec![t(3)]), None);
+        assert_eq!(<(u8,)>::from_bindings(Message::new(vec![t(300)])), None);
+        assert_eq!(<(u8,)>::from_bindings(Message::new(vec![t(3), t(4)])), None);
+        assert_eq!(<(u8, u8)>::from_bindings(Message::new(vec![t(3)])), None);
+        assert_eq!(<()>::from_bindings(Message::new(vec![t(3)])), None);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+use smallvec::smallvec;
+
 use crate::ctx::Ctx;
 use crate::exit::{Exit, LinkedExit, Panicked, UnhandledMessage};
 use crate::link;
@@ -95,11 +97,7 @@ impl Runner {
                 Err(exit) => Step::Exit(exit),
             },
             Envelope::Exit { from, exit } => self.linked_exit(from, exit),
-            Envelope::Terminate(exit) => {
-                // Receivers of `(Exit,)` observe the end; they cannot stop it.
-                let _ = self.dispatch(Message::new(vec![Term::Exit(exit.clone())]));
-                Step::Exit(exit)
-            }
+            Envelope::Terminate(exit) => self.terminate(exit),
             Envelope::Unreachable => self.unreachable(),
             Envelope::Run(run) => {
                 let ctx = &mut self.ctx;
@@ -114,20 +112,33 @@ impl Runner {
     /// Offers `(Exit, Pid)` to the receivers; unhandled, the default
     /// receiver queues the process's own end.
     fn linked_exit(&mut self, from: Pid, exit: Exit) -> Step {
-        let message = Message::new(vec![Term::Exit(exit), Term::Pid(from)]);
+        let message = Message::from_terms(smallvec![Term::Exit(exit), Term::Pid(from)]);
         match self.dispatch(message) {
             Ok(None) => Step::Continue,
             Ok(Some(message)) => {
-                let mut terms = message.into_terms().into_iter();
-                if let (Some(Term::Exit(exit)), Some(Term::Pid(from))) =
-                    (terms.next(), terms.next())
-                {
-                    self.ctx.terminate_with(LinkedExit::new(from, &exit));
+                let mut terms = message.into_iter();
+                let (Some(Term::Exit(exit)), Some(Term::Pid(from))) = (terms.next(), terms.next())
+                else {
+                    return Step::Continue;
+                };
+                let exit = Exit::with_error(LinkedExit::new(from, &exit));
+                if self.inbox.is_empty() {
+                    // Nothing is queued to handle first: ending now is ending
+                    // after the queue, without the round trip through it.
+                    return self.terminate(exit);
                 }
+                self.ctx.terminate_with(exit);
                 Step::Continue
             }
             Err(exit) => Step::Exit(exit),
         }
+    }
+
+    /// Ends the process with `exit`, as a `terminate` does: receivers of
+    /// `(Exit,)` observe the end; they cannot stop it.
+    fn terminate(&mut self, exit: Exit) -> Step {
+        let _ = self.dispatch(Message::from_terms(smallvec![Term::Exit(exit.clone())]));
+        Step::Exit(exit)
     }
 
     /// Ends the process if no handle can reach it and nothing is queued.
@@ -163,9 +174,7 @@ impl Runner {
         } = self;
         let core: Arc<Core> = ctx.core().clone();
         core.record_exit(exit);
-        for envelope in core.mailbox.close(&inbox) {
-            quietly_drop(envelope);
-        }
+        core.mailbox.close(&inbox);
         quietly_drop(process);
         quietly_drop(ctx);
         drop(inbox);
