@@ -24,6 +24,7 @@
 //! besides the queue's own lock, so concurrent senders do not contend on
 //! the gate.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 
@@ -47,6 +48,12 @@ const SPINS: u32 = 256;
 /// a wake-up (a system call for the sender) per message.
 const YIELDS: u32 = 32;
 
+/// How many receives in a row must find an item waiting before the
+/// receiver takes the rest of the queue in one batch. Below it, items are
+/// taken one at a time, which keeps the queue's buffer where it is (a
+/// batch takes it, and the next send grows a new one).
+const BACKLOG: u32 = 8;
+
 /// The sending side of a process's mailbox, shared by every handle.
 pub(crate) struct Mailbox<T> {
     tx: queue::Sender<T>,
@@ -62,6 +69,10 @@ pub(crate) struct Mailbox<T> {
 /// The receiving side, owned by whatever drives the process.
 pub(crate) struct Inbox<T> {
     rx: queue::Receiver<T>,
+    /// Items taken from the queue in one batch, not yet handed out.
+    batch: VecDeque<T>,
+    /// How many receives in a row found an item at once: a backlog.
+    streak: u32,
 }
 
 /// A new, open mailbox and its inbox.
@@ -73,7 +84,12 @@ pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
         gate: AtomicU64::new(0),
         owner: OnceLock::new(),
     };
-    (mailbox, Inbox { rx })
+    let inbox = Inbox {
+        rx,
+        batch: VecDeque::new(),
+        streak: 0,
+    };
+    (mailbox, inbox)
 }
 
 impl<T> Mailbox<T> {
@@ -104,9 +120,10 @@ impl<T> Mailbox<T> {
 
     /// Closes the mailbox and drops everything queued. Only the owner of
     /// `inbox` may call this, once.
-    pub(crate) fn close(&self, inbox: &Inbox<T>) {
+    pub(crate) fn close(&self, inbox: &mut Inbox<T>) {
         self.gate.fetch_or(CLOSED, Ordering::SeqCst);
         fence(Ordering::SeqCst);
+        drop_all(inbox.batch.drain(..));
         drop_all(std::iter::from_fn(|| inbox.rx.try_recv()));
     }
 }
@@ -123,7 +140,24 @@ impl<T> Inbox<T> {
     /// The next item of `mailbox` (this inbox's own), waiting as long as it
     /// takes: a short spin, then a few yields to let a sender on the same
     /// core run, then parked until a send wakes the thread.
-    pub(crate) fn recv(&self, mailbox: &Mailbox<T>) -> T {
+    pub(crate) fn recv(&mut self, mailbox: &Mailbox<T>) -> T {
+        if let Some(item) = self.batch.pop_front() {
+            return item;
+        }
+        if self.streak >= BACKLOG {
+            // Under a backlog, take the whole queue in one lock instead of
+            // contending with the senders for it once per item.
+            self.streak = 0;
+            self.batch.extend(self.rx.drain());
+            if let Some(item) = self.batch.pop_front() {
+                return item;
+            }
+        }
+        if let Some(item) = self.rx.try_recv() {
+            self.streak += 1;
+            return item;
+        }
+        self.streak = 0;
         for _ in 0..SPINS {
             if let Some(item) = self.rx.try_recv() {
                 return item;
@@ -155,7 +189,7 @@ impl<T> Inbox<T> {
 
     /// Whether nothing is queued.
     pub(crate) fn is_empty(&self) -> bool {
-        self.rx.is_empty()
+        self.batch.is_empty() && self.rx.is_empty()
     }
 }
 
@@ -191,6 +225,10 @@ mod queue {
     impl<T> Receiver<T> {
         pub(crate) fn try_recv(&self) -> Option<T> {
             self.0.try_recv().ok()
+        }
+
+        pub(crate) fn drain(&self) -> impl Iterator<Item = T> + '_ {
+            self.0.drain()
         }
 
         pub(crate) fn is_empty(&self) -> bool {
@@ -236,6 +274,10 @@ mod queue {
             self.0.lock().unwrap().pop_front()
         }
 
+        pub(crate) fn drain(&self) -> impl Iterator<Item = T> + '_ {
+            std::mem::take(&mut *self.0.lock().unwrap()).into_iter()
+        }
+
         pub(crate) fn is_empty(&self) -> bool {
             self.0.lock().unwrap().is_empty()
         }
@@ -266,7 +308,7 @@ mod model {
     fn close_races_sends_and_drops_each_item_once() {
         loom::model(|| {
             let drops = Arc::new(AtomicUsize::new(0));
-            let (mailbox, inbox) = mailbox::<Tracked>();
+            let (mailbox, mut inbox) = mailbox::<Tracked>();
             let mailbox = Arc::new(mailbox);
             let senders: Vec<_> = (0..2)
                 .map(|_| {
@@ -275,7 +317,7 @@ mod model {
                     thread::spawn(move || drop(mailbox.push(item)))
                 })
                 .collect();
-            mailbox.close(&inbox);
+            mailbox.close(&mut inbox);
             for sender in senders {
                 sender.join().unwrap();
             }
@@ -295,7 +337,7 @@ mod model {
     #[test]
     fn parked_owner_is_woken_by_every_send() {
         loom::model(|| {
-            let (mailbox, inbox) = mailbox::<u32>();
+            let (mailbox, mut inbox) = mailbox::<u32>();
             let mailbox = Arc::new(mailbox);
             let senders: Vec<_> = (0..2)
                 .map(|i| {

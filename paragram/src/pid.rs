@@ -213,7 +213,9 @@ impl Pid {
         self.core.id
     }
 
-    /// How many messages wait in the process's mailbox.
+    /// How many messages wait in the process's mailbox. A busy process
+    /// takes a backlog in batches; messages it has taken but not yet
+    /// handled are not counted.
     pub fn mailbox_len(&self) -> usize {
         self.core.mailbox.len()
     }

@@ -169,12 +169,12 @@ impl Runner {
     pub(crate) fn finish(self, exit: Exit) {
         let Runner {
             ctx,
-            inbox,
+            mut inbox,
             process,
         } = self;
         let core: Arc<Core> = ctx.core().clone();
         core.record_exit(exit);
-        core.mailbox.close(&inbox);
+        core.mailbox.close(&mut inbox);
         quietly_drop(process);
         quietly_drop(ctx);
         drop(inbox);
