@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::pid::Pid;
+use crate::pid::{Pid, ProcessId};
 
 /// Any error a process can end with: what `terminate_with`, a handler's
 /// `Err` and [`Exit::with_error`] take, through `Into`.
@@ -148,8 +148,9 @@ pub struct UnhandledMessage {
 #[derive(Debug, Clone, Error)]
 #[error("linked process {peer:?} exited: {cause}")]
 pub struct LinkedExit {
-    /// The linked process whose exit notification ended this one.
-    pub peer: Pid,
+    /// The linked process whose exit notification ended this one (an
+    /// identity, not a handle: a chain of linked exits holds no processes).
+    pub peer: ProcessId,
     /// The exit the failure began with.
     pub cause: Exit,
 }
@@ -157,9 +158,9 @@ pub struct LinkedExit {
 impl LinkedExit {
     /// The linked-exit error for a notification from `peer` with `exit`,
     /// carrying `exit`'s root cause.
-    pub fn new(peer: Pid, exit: &Exit) -> LinkedExit {
+    pub fn new(peer: &Pid, exit: &Exit) -> LinkedExit {
         LinkedExit {
-            peer,
+            peer: ProcessId::from(peer),
             cause: exit.root_cause().clone(),
         }
     }

@@ -48,7 +48,7 @@ pub use kind::{Kind, thread_limit};
 pub use message::{IntoMessage, Message};
 pub use paragram_derive::{Process, pattern, process, receive};
 pub use pattern::*;
-pub use pid::{Pid, SendError};
+pub use pid::{Pid, ProcessId, SendError};
 pub use process::{FnProcess, Handled, Outcome, Process};
 pub use root::{ROOT_NAME, Root, main};
 pub use spawn::{IntoSpawn, Spawn, SpawnError};

@@ -277,6 +277,65 @@ impl fmt::Debug for Pid {
     }
 }
 
+/// Who a process is, without a handle to it: its id, name and kind. Equal
+/// to the process's [`Pid`]; prints like it. Keeping one keeps nothing of
+/// the process alive, so exit values that name processes (a chain of
+/// [`LinkedExit`](crate::LinkedExit)s) never hold a chain of processes.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProcessId {
+    id: u64,
+    kind: &'static str,
+    name: String,
+}
+
+impl ProcessId {
+    /// The process's id, as [`Pid::id`].
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The process's name, as [`Pid::name`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl From<&Pid> for ProcessId {
+    fn from(pid: &Pid) -> ProcessId {
+        ProcessId {
+            id: pid.core.id,
+            kind: pid.core.kind,
+            name: pid.core.name.clone(),
+        }
+    }
+}
+
+impl PartialEq<Pid> for ProcessId {
+    fn eq(&self, pid: &Pid) -> bool {
+        self.id == pid.core.id
+    }
+}
+
+impl PartialEq<ProcessId> for Pid {
+    fn eq(&self, id: &ProcessId) -> bool {
+        self.core.id == id.id
+    }
+}
+
+impl fmt::Display for ProcessId {
+    /// The process's name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl fmt::Debug for ProcessId {
+    /// `<#Thread: ponger [7]>`, as the process's `Pid` prints.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<#{}: {} [{}]>", self.kind, self.name, self.id)
+    }
+}
+
 /// A send to a process that has ended; holds the message, handed back.
 #[derive(Error)]
 #[error("sending to a process that has ended")]

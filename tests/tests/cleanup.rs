@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use paragram::{BoxError, Ctx, Exit, Opaque, Pid, Root, Term, pattern};
+use paragram::{BoxError, Ctx, Exit, LinkedExit, Opaque, Pid, Root, Term, pattern};
 
 /// How long any single blocking step may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -351,4 +351,52 @@ fn panic_in_a_handler_leaves_every_other_process_running() {
         echo.terminate();
         assert!(ended(echo).is_normal());
     }
+}
+
+/// Each process in a chain dies of its neighbour's exit, and each exit
+/// value names the neighbour. Naming it must not keep it: dropping the
+/// chain's handles, on a thread with a small stack, must not recurse once
+/// per process.
+#[test]
+fn dropping_a_long_chain_of_linked_exits_does_not_recurse() {
+    const CHAIN: usize = 3_000;
+    let root = Root::new();
+    let first = root.spawn(|_: &mut Ctx| {}).unwrap();
+    let mut chain = vec![first];
+    for _ in 1..CHAIN {
+        let previous = chain.last().unwrap().clone();
+        chain.push(
+            root.spawn(move |ctx: &mut Ctx| ctx.link(&previous))
+                .unwrap(),
+        );
+    }
+    // Make sure every link is in place before the chain is cut.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let last = chain.last().unwrap().clone();
+    let probe = root
+        .spawn(move |ctx: &mut Ctx| {
+            ctx.link(&last);
+            tx.send(()).unwrap();
+            ctx.receive(pattern!(Exit, Pid), |_, (_e, _p): (Exit, Pid)| {})
+        })
+        .unwrap();
+    rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    chain[0].terminate_with("cut");
+    for pid in &chain {
+        pid.wait_timeout(Duration::from_secs(30))
+            .expect("every process in the chain ends");
+    }
+    let far_end = chain.last().unwrap().exit().unwrap();
+    let linked = far_end.downcast_ref::<LinkedExit>().unwrap();
+    assert_eq!(linked.peer, chain[CHAIN - 2]);
+    assert_eq!(linked.cause.to_string(), "cut");
+    drop(far_end);
+    probe.terminate();
+    let dropper = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || drop(chain))
+        .unwrap();
+    dropper
+        .join()
+        .expect("dropping the chain fits in a 64 KiB stack");
 }
