@@ -32,6 +32,8 @@ struct Life {
     exit: Option<Exit>,
     /// Set once every exit step is done: queue dropped, links told.
     finished: bool,
+    /// How many threads wait for `finished`.
+    waiters: usize,
     /// Releases what drives the process (joins its thread); taken by the
     /// first waiter after `finished`.
     reap: Option<Box<dyn FnOnce() + Send>>,
@@ -102,27 +104,38 @@ impl Core {
 
     /// Last exit step: wake everyone waiting.
     pub(crate) fn finish(&self) {
-        lock(&self.life).finished = true;
-        self.ended.notify_all();
+        let mut life = lock(&self.life);
+        life.finished = true;
+        let waiters = life.waiters;
+        drop(life);
+        // A wake-up is a system call; spare it when nobody waits.
+        if waiters > 0 {
+            self.ended.notify_all();
+        }
     }
 
     /// Waits until the process has finished or `deadline` passes.
     fn wait_until(&self, deadline: Option<Instant>) -> Option<Exit> {
         let mut life = lock(&self.life);
         while !life.finished {
-            life = match deadline {
+            let left = match deadline {
+                None => None,
+                Some(deadline) => Some(deadline.checked_duration_since(Instant::now())?),
+            };
+            life.waiters += 1;
+            life = match left {
                 None => self
                     .ended
                     .wait(life)
                     .unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let left = deadline.checked_duration_since(Instant::now())?;
+                Some(left) => {
                     self.ended
                         .wait_timeout(life, left)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0
                 }
             };
+            life.waiters -= 1;
         }
         let exit = life.exit.clone();
         let reap = life.reap.take();
