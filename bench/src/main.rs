@@ -193,6 +193,11 @@ fn peers() -> Vec<Peer> {
             w5: paragram_peer::w5,
         },
         Peer {
+            name: "paragram compiled",
+            run: paragram_peer::run_compiled,
+            w5: paragram_peer::w5_compiled,
+        },
+        Peer {
             name: "flume",
             run: flume_peer::run,
             w5: flume_peer::w5,
@@ -478,12 +483,6 @@ fn report(
                     let _ = writeln!(s, "| {peer} | {} | | | 0 |", cell(peer, w));
                 }
             }
-        }
-        if w == W::W6 {
-            let _ = writeln!(
-                s,
-                "| paragram #[derive(Process)] | pending: the derive has not landed (paragram_peer::w6_derived) | | | 0 |"
-            );
         }
         s.push('\n');
     }

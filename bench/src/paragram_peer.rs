@@ -266,9 +266,204 @@ fn w6_runtime(n: u64, deadline: Instant) -> Result<Duration, Skip> {
     Ok(elapsed)
 }
 
-/// W6, compiled dispatch: the same 10 receivers as a `#[derive(Process)]`
-/// struct. To be written when the derive lands; until then not measured.
-#[allow(dead_code)]
-pub fn w6_derived(_n: u64, _deadline: Instant) -> Result<Duration, Skip> {
+/// The 10-receiver process of W6 in compiled form: the same patterns as
+/// `w6_runtime`, turned by the macros into one static `match`.
+#[derive(paragram::Process)]
+struct TenReceivers {
+    seen: u64,
+    total: u64,
+    done: mpsc::Sender<()>,
+}
+
+#[paragram::process]
+impl TenReceivers {
+    #[receive("r1", u64)]
+    fn r1(&mut self, _x: u64) {}
+    #[receive("r2", u64)]
+    fn r2(&mut self, _x: u64) {}
+    #[receive("r3", u64)]
+    fn r3(&mut self, _x: u64) {}
+    #[receive("r4", u64)]
+    fn r4(&mut self, _x: u64) {}
+    #[receive("r5", u64)]
+    fn r5(&mut self, _x: u64) {}
+    #[receive("r6", u64)]
+    fn r6(&mut self, _x: u64) {}
+    #[receive("r7", u64)]
+    fn r7(&mut self, _x: u64) {}
+    #[receive("r8", u64)]
+    fn r8(&mut self, _x: u64) {}
+    #[receive("r9", u64)]
+    fn r9(&mut self, _x: u64) {}
+    #[receive("r10", u64)]
+    fn r10(&mut self, _x: u64) {
+        self.seen += 1;
+        if self.seen == self.total {
+            let _ = self.done.send(());
+        }
+    }
+}
+
+/// Runs the compiled-dispatch peer: the message workloads W1, W2 and W6
+/// with `#[derive(Process)]` processes (W3-W5 do not depend on dispatch).
+pub fn run_compiled(w: W, cfg: &Cfg) -> Res {
+    let deadline = Instant::now() + cfg.deadline;
+    match w {
+        W::W1 => w1_derived(cfg.w1, deadline).map(|d| ns_per(d, cfg.w1)),
+        W::W2 => w2_derived(cfg.w2, deadline).map(|d| cfg.w2 as f64 / d.as_secs_f64() / 1e6),
+        W::W6 => w6_derived(cfg.w6, deadline).map(|d| ns_per(d, cfg.w6)),
+        _ => Err(Skip::NotApplicable),
+    }
+}
+
+/// W1's pong, compiled: bounces every number back to ping.
+#[derive(paragram::Process)]
+struct Pong {
+    ping: Arc<OnceLock<Pid>>,
+}
+
+#[paragram::process]
+impl Pong {
+    #[receive(u64)]
+    fn bounce(&mut self, x: u64) {
+        if let Some(ping) = self.ping.get() {
+            let _ = ping.send(x);
+        }
+    }
+}
+
+/// W1's ping, compiled: sends the number on until it reaches `n`.
+#[derive(paragram::Process)]
+struct Ping {
+    pong: Pid,
+    n: u64,
+    done: mpsc::Sender<()>,
+}
+
+#[paragram::process]
+impl Ping {
+    #[receive(u64)]
+    fn bounce(&mut self, x: u64) {
+        if x >= self.n {
+            let _ = self.done.send(());
+        } else {
+            let _ = self.pong.send(x + 1);
+        }
+    }
+}
+
+/// W1 with compiled processes.
+fn w1_derived(n: u64, deadline: Instant) -> Result<Duration, Skip> {
+    let root = Root::new();
+    let (done, done_rx) = mpsc::channel();
+    let slot = Arc::new(OnceLock::new());
+    let pong = root
+        .spawn(Pong { ping: slot.clone() })
+        .or_fail("spawn pong")?;
+    let ping = root
+        .spawn(Ping {
+            pong: pong.clone(),
+            n,
+            done,
+        })
+        .or_fail("spawn ping")?;
+    let _ = slot.set(ping.clone());
+    let start = Instant::now();
+    ping.send(0u64).or_fail("kick")?;
+    done_rx
+        .recv_timeout(left(deadline))
+        .or_fail("ping-pong did not finish")?;
+    let elapsed = start.elapsed();
+    ping.terminate();
+    pong.terminate();
+    wait_all(&[ping, pong], deadline)?;
+    Ok(elapsed)
+}
+
+/// W2's counting process, compiled.
+#[derive(paragram::Process)]
+struct Counter {
+    seen: u64,
+    total: u64,
+    done: mpsc::Sender<()>,
+}
+
+#[paragram::process]
+impl Counter {
+    #[receive(u64)]
+    fn count(&mut self, _x: u64) {
+        self.seen += 1;
+        if self.seen == self.total {
+            let _ = self.done.send(());
+        }
+    }
+}
+
+/// W2 with a compiled counting process.
+fn w2_derived(total: u64, deadline: Instant) -> Result<Duration, Skip> {
+    let root = Root::new();
+    let (done, done_rx) = mpsc::channel();
+    let counter = root
+        .spawn(Counter {
+            seen: 0,
+            total,
+            done,
+        })
+        .or_fail("spawn counter")?;
+    let barrier = Arc::new(Barrier::new(3));
+    let producers: Vec<_> = [total / 2, total - total / 2]
+        .into_iter()
+        .map(|count| {
+            let pid = counter.clone();
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                barrier.wait();
+                for i in 0..count {
+                    let _ = pid.send(i);
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    barrier.wait();
+    done_rx
+        .recv_timeout(left(deadline))
+        .or_fail("counter did not see every message")?;
+    let elapsed = start.elapsed();
+    for p in producers {
+        p.join().or_fail("producer panicked")?;
+    }
+    counter.terminate();
+    wait_all(&[counter], deadline)?;
+    Ok(elapsed)
+}
+
+/// W5 has no compiled variant: the process is the same size.
+pub fn w5_compiled(_n: usize) -> Res {
     Err(Skip::NotApplicable)
+}
+
+/// W6, compiled dispatch: the same 10 receivers as a `#[derive(Process)]`
+/// struct, every message matching the last.
+fn w6_derived(n: u64, deadline: Instant) -> Result<Duration, Skip> {
+    let root = Root::new();
+    let (done, done_rx) = mpsc::channel();
+    let sink = root
+        .spawn(TenReceivers {
+            seen: 0,
+            total: n,
+            done,
+        })
+        .or_fail("spawn 10-receiver process")?;
+    let start = Instant::now();
+    for i in 0..n {
+        sink.send(("r10", i)).or_fail("send")?;
+    }
+    done_rx
+        .recv_timeout(left(deadline))
+        .or_fail("not every message handled")?;
+    let elapsed = start.elapsed();
+    sink.terminate();
+    wait_all(&[sink], deadline)?;
+    Ok(elapsed)
 }
