@@ -7,7 +7,7 @@ use smallvec::{SmallVec, smallvec};
 
 use crate::exit::Exit;
 use crate::pid::Pid;
-use crate::term::{Bytes, IntoTerm, Opaque, Term, write_tuple};
+use crate::term::{Bytes, IntoTerm, Opaque, Term, for_each_tuple, write_tuple};
 
 /// A message: a tuple of terms, like an Erlang tuple.
 ///
@@ -192,17 +192,4 @@ macro_rules! tuples {
     )*};
 }
 
-tuples! {
-    (0 A)
-    (0 A, 1 B)
-    (0 A, 1 B, 2 C)
-    (0 A, 1 B, 2 C, 3 D)
-    (0 A, 1 B, 2 C, 3 D, 4 E)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L)
-}
+for_each_tuple!(tuples);

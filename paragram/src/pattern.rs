@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use thiserror::Error;
 
 use crate::message::{Message, Terms};
-use crate::term::{FromTerm, IntoTerm, Term};
+use crate::term::{FromTerm, IntoTerm, Term, for_each_tuple};
 
 /// One element of a [`Pattern`]: a literal, a type, `_`, `..`, a nested
 /// tuple, list or map, or a predicate.
@@ -462,7 +462,7 @@ fn check_arguments(pattern: &Pattern, arguments: &[Bound]) -> Result<(), Pattern
 }
 
 macro_rules! bindings {
-    ($( ($($t:ident),+) )*) => {$(
+    ($( ($($n:tt $t:ident),+) )*) => {$(
         impl<$($t: FromTerm + 'static),+> FromBindings for ($($t,)+) {
             fn check(pattern: &Pattern) -> Result<(), PatternError> {
                 check_arguments(pattern, &[$(Bound::of::<$t>()),+])
@@ -476,20 +476,7 @@ macro_rules! bindings {
     )*};
 }
 
-bindings! {
-    (A)
-    (A, B)
-    (A, B, C)
-    (A, B, C, D)
-    (A, B, C, D, E)
-    (A, B, C, D, E, F)
-    (A, B, C, D, E, F, G)
-    (A, B, C, D, E, F, G, H)
-    (A, B, C, D, E, F, G, H, I)
-    (A, B, C, D, E, F, G, H, I, J)
-    (A, B, C, D, E, F, G, H, I, J, K)
-    (A, B, C, D, E, F, G, H, I, J, K, L)
-}
+for_each_tuple!(bindings);
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,28 @@ use std::hash::{Hash, Hasher};
 use crate::exit::Exit;
 use crate::pid::Pid;
 
+/// Calls macro `$m` with every tuple arity paragram converts, 1 to 12, as
+/// `(index Type, ...)` lists.
+macro_rules! for_each_tuple {
+    ($m:ident) => {
+        $m! {
+            (0 A)
+            (0 A, 1 B)
+            (0 A, 1 B, 2 C)
+            (0 A, 1 B, 2 C, 3 D)
+            (0 A, 1 B, 2 C, 3 D, 4 E)
+            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F)
+            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G)
+            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H)
+            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I)
+            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J)
+            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K)
+            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L)
+        }
+    };
+}
+pub(crate) use for_each_tuple;
+
 /// One element of a message: a value that can be matched by a pattern.
 ///
 /// Equality is strict: the integer `1` never equals the float `1.0`, the
@@ -660,20 +682,7 @@ fn next_item(items: &mut std::vec::IntoIter<Term>, _position: usize) -> Term {
     items.next().unwrap_or(Term::Tuple(Vec::new()))
 }
 
-tuples! {
-    (0 A)
-    (0 A, 1 B)
-    (0 A, 1 B, 2 C)
-    (0 A, 1 B, 2 C, 3 D)
-    (0 A, 1 B, 2 C, 3 D, 4 E)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K)
-    (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L)
-}
+for_each_tuple!(tuples);
 
 impl IntoTerm for () {
     fn into_term(self) -> Term {
