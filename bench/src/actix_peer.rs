@@ -2,33 +2,40 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, mpsc};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::{mpsc as tmpsc, oneshot};
 
-use crate::{Cfg, OrFail, Res, Skip, W, ns_per};
+use crate::common::{self, Tally, Timed, Workloads, left};
+use crate::producers::{self, Producers};
+use crate::{Cfg, OrFail, Res, Skip, W};
+
+/// The peer: each workload in a System of its own.
+struct Actix;
 
 pub fn run(w: W, cfg: &Cfg) -> Res {
-    let deadline = Instant::now() + cfg.deadline;
-    let (w1n, w2n, w3n, w4n, w6n) = (cfg.w1, cfg.w2, cfg.w3, cfg.w4, cfg.w6);
-    match w {
-        W::W1 => in_system(deadline, move || w1(w1n, deadline)).map(|d| ns_per(d, w1n)),
-        W::W2 => in_system(deadline, move || w2(w2n, deadline))
-            .map(|d| w2n as f64 / d.as_secs_f64() / 1e6),
-        W::W3 => {
-            in_system(deadline, move || w3(w3n, deadline)).map(|d| ns_per(d, w3n as u64) / 1e3)
-        }
-        W::W4 => in_system(deadline, move || w4(w4n, deadline)).map(|d| d.as_secs_f64() * 1e3),
-        W::W5 => Err(Skip::Failed("W5 runs in a child process".into())),
-        W::W6 => in_system(deadline, move || w6(w6n, deadline)).map(|d| ns_per(d, w6n)),
-    }
+    common::measure(&Actix, w, cfg, Instant::now() + cfg.deadline)
 }
 
-fn left(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
+impl Workloads for Actix {
+    fn w1(&self, n: u64, deadline: Instant) -> Timed {
+        in_system(deadline, move || w1(n, deadline))
+    }
+    fn w2(&self, total: u64, deadline: Instant) -> Timed {
+        in_system(deadline, move || w2(total, deadline))
+    }
+    fn w3(&self, n: usize, deadline: Instant) -> Timed {
+        in_system(deadline, move || w3(n, deadline))
+    }
+    fn w4(&self, n: usize, deadline: Instant) -> Timed {
+        in_system(deadline, move || w4(n, deadline))
+    }
+    fn w6(&self, n: u64, deadline: Instant) -> Timed {
+        in_system(deadline, move || w6(n, deadline))
+    }
 }
 
 /// Runs `work` as the main future of a new System on a new thread.
@@ -119,7 +126,7 @@ impl Handler<N> for Ping {
     }
 }
 
-async fn w1(n: u64, deadline: Instant) -> Result<Duration, Skip> {
+async fn w1(n: u64, deadline: Instant) -> Timed {
     let (done_tx, done_rx) = oneshot::channel();
     let pong = Pong { peer: None }.start();
     let ping = Ping {
@@ -140,65 +147,34 @@ async fn w1(n: u64, deadline: Instant) -> Result<Duration, Skip> {
 
 // W2 ---------------------------------------------------------------------
 
-struct Counter {
-    seen: u64,
-    total: u64,
-    done: Option<oneshot::Sender<()>>,
-}
+/// Counts the messages of W2 (and W6).
+struct Counter(Tally<Option<oneshot::Sender<()>>>);
 impl Actor for Counter {
     type Context = Context<Self>;
 }
 impl Handler<N> for Counter {
     type Result = ();
     fn handle(&mut self, _: N, _: &mut Context<Self>) {
-        self.seen += 1;
-        if self.seen == self.total
-            && let Some(done) = self.done.take()
-        {
-            let _ = done.send(());
-        }
+        self.0.count();
     }
 }
 
-async fn w2(total: u64, deadline: Instant) -> Result<Duration, Skip> {
+async fn w2(total: u64, deadline: Instant) -> Timed {
     let (done_tx, done_rx) = oneshot::channel();
-    let counter = Counter {
-        seen: 0,
-        total,
-        done: Some(done_tx),
-    }
-    .start();
+    let counter = Counter(Tally::new(total, Some(done_tx))).start();
     // Producers report ready, then wait for the clock to start.
-    let (ready_tx, ready_rx) = mpsc::channel::<()>();
-    let barrier = Arc::new(Barrier::new(3));
-    let producers: Vec<_> = [total / 2, total - total / 2]
-        .into_iter()
-        .map(|count| {
-            let counter = counter.clone();
-            let barrier = barrier.clone();
-            let ready = ready_tx.clone();
-            thread::spawn(move || {
-                let _ = ready.send(());
-                barrier.wait();
-                for i in 0..count {
-                    counter.do_send(N(i));
-                }
-            })
-        })
-        .collect();
+    let to = counter.clone();
+    let send = move |i| to.do_send(N(i));
+    let producers = Producers::spawn(total, true, send, producers::plain)?;
     // The System thread must not block long: the producers are already
     // parked at the barrier, so this returns at once.
-    crate::recv_n(&ready_rx, 2, deadline, "producers not ready")?;
-    let start = Instant::now();
-    barrier.wait();
+    let start = producers.start(deadline)?;
     tokio::time::timeout(left(deadline), done_rx)
         .await
         .or_fail("counter did not see every message")?
         .or_fail("counter dropped")?;
     let elapsed = start.elapsed();
-    for p in producers {
-        p.join().or_fail("producer panicked")?;
-    }
+    producers.join()?;
     Ok(elapsed)
 }
 
@@ -232,7 +208,7 @@ impl Handler<Stop> for Worker {
     }
 }
 
-async fn w3(n: usize, deadline: Instant) -> Result<Duration, Skip> {
+async fn w3(n: usize, deadline: Instant) -> Timed {
     let handled = Arc::new(AtomicU64::new(0));
     let (exit_tx, mut exit_rx) = tmpsc::unbounded_channel();
     let start = Instant::now();
@@ -248,11 +224,7 @@ async fn w3(n: usize, deadline: Instant) -> Result<Duration, Skip> {
         addrs.push(w);
     }
     recv_n(&mut exit_rx, n, deadline, "workers did not stop").await?;
-    let elapsed = start.elapsed();
-    if handled.load(Ordering::SeqCst) != n as u64 {
-        return Err(Skip::Failed("not every message handled".into()));
-    }
-    Ok(elapsed)
+    common::all_handled(start.elapsed(), &handled, n)
 }
 
 // W4 ---------------------------------------------------------------------
@@ -277,7 +249,7 @@ impl Handler<Stop> for Member {
     }
 }
 
-async fn w4(n: usize, deadline: Instant) -> Result<Duration, Skip> {
+async fn w4(n: usize, deadline: Instant) -> Timed {
     let (exit_tx, mut exit_rx) = tmpsc::unbounded_channel();
     let mut next = None;
     for _ in 0..n {
@@ -348,23 +320,16 @@ pub fn w5(n: usize) -> Res {
 
 // W6 ---------------------------------------------------------------------
 
-struct Sink {
-    seen: u64,
-    total: u64,
-    done: Option<oneshot::Sender<()>>,
-}
-impl Actor for Sink {
-    type Context = Context<Self>;
-}
+// W2's counter is the sink: it counts `R10` and ignores `R1`..`R9`.
 
 macro_rules! ignored {
     ($($t:ident),*) => {$(
-        #[allow(dead_code)] // never sent: the sink still has its handler
+        #[allow(dead_code)] // never sent: the counter still has its handler
         struct $t(u64);
         impl Message for $t {
             type Result = ();
         }
-        impl Handler<$t> for Sink {
+        impl Handler<$t> for Counter {
             type Result = ();
             fn handle(&mut self, _: $t, _: &mut Context<Self>) {}
         }
@@ -376,26 +341,16 @@ struct R10(#[allow(dead_code)] u64);
 impl Message for R10 {
     type Result = ();
 }
-impl Handler<R10> for Sink {
+impl Handler<R10> for Counter {
     type Result = ();
     fn handle(&mut self, _: R10, _: &mut Context<Self>) {
-        self.seen += 1;
-        if self.seen == self.total
-            && let Some(done) = self.done.take()
-        {
-            let _ = done.send(());
-        }
+        self.0.count();
     }
 }
 
-async fn w6(n: u64, deadline: Instant) -> Result<Duration, Skip> {
+async fn w6(n: u64, deadline: Instant) -> Timed {
     let (done_tx, done_rx) = oneshot::channel();
-    let sink = Sink {
-        seen: 0,
-        total: n,
-        done: Some(done_tx),
-    }
-    .start();
+    let sink = Counter(Tally::new(n, Some(done_tx))).start();
     let (go_tx, go_rx) = mpsc::channel::<()>();
     // The sender is another thread, as for the other peers.
     let producer = thread::spawn(move || {

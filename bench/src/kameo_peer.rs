@@ -1,40 +1,20 @@
 //! kameo on a tokio multi-thread runtime, unbounded mailboxes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, mpsc};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, mpsc};
+use std::time::Instant;
 
 use kameo::error::Infallible;
 use kameo::prelude::*;
 use tokio::runtime::Runtime;
 
-use crate::{Cfg, OrFail, Res, Skip, W, ns_per};
+use crate::common::{self, Tally, Timed, left};
+use crate::producers::{self, Producers};
+use crate::tokio_peer::{self, TokioPeer};
+use crate::{Cfg, OrFail, Res, Skip, W};
 
 pub fn run(w: W, cfg: &Cfg) -> Res {
-    let deadline = Instant::now() + cfg.deadline;
-    let rt = runtime()?;
-    let res = match w {
-        W::W1 => w1(&rt, cfg.w1, deadline).map(|d| ns_per(d, cfg.w1)),
-        W::W2 => w2(&rt, cfg.w2, deadline).map(|d| cfg.w2 as f64 / d.as_secs_f64() / 1e6),
-        W::W3 => w3(&rt, cfg.w3, deadline).map(|d| ns_per(d, cfg.w3 as u64) / 1e3),
-        W::W4 => w4(&rt, cfg.w4, deadline).map(|d| d.as_secs_f64() * 1e3),
-        W::W5 => Err(Skip::Failed("W5 runs in a child process".into())),
-        W::W6 => w6(&rt, cfg.w6, deadline).map(|d| ns_per(d, cfg.w6)),
-    };
-    rt.shutdown_timeout(Duration::from_secs(5));
-    res
-}
-
-fn runtime() -> Result<Runtime, Skip> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .or_fail("tokio runtime")
-}
-
-fn left(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
+    TokioPeer { w1, w2, w3, w4, w6 }.run(w, cfg)
 }
 
 fn spawn<A: Actor>(args: A::Args) -> ActorRef<A> {
@@ -115,7 +95,7 @@ impl Message<N> for Ping {
     }
 }
 
-fn w1(rt: &Runtime, n: u64, deadline: Instant) -> Result<Duration, Skip> {
+fn w1(rt: &Runtime, n: u64, deadline: Instant) -> Timed {
     let (done_tx, done_rx) = mpsc::channel();
     let (pong, ping) = rt.block_on(async {
         let pong = spawn::<Pong>(Pong { peer: None });
@@ -142,60 +122,27 @@ fn w1(rt: &Runtime, n: u64, deadline: Instant) -> Result<Duration, Skip> {
 
 // W2 ---------------------------------------------------------------------
 
-struct Counter {
-    seen: u64,
-    total: u64,
-    done: mpsc::Sender<()>,
-}
+/// Counts the messages of W2 (and W6).
+struct Counter(Tally<mpsc::Sender<()>>);
 plain_actor!(Counter);
 
 impl Message<u64> for Counter {
     type Reply = ();
     async fn handle(&mut self, _x: u64, _: &mut Context<Self, ()>) {
-        self.seen += 1;
-        if self.seen == self.total {
-            let _ = self.done.send(());
-        }
+        self.0.count();
     }
 }
 
-fn w2(rt: &Runtime, total: u64, deadline: Instant) -> Result<Duration, Skip> {
+fn w2(rt: &Runtime, total: u64, deadline: Instant) -> Timed {
     let (done_tx, done_rx) = mpsc::channel();
-    let counter = rt.block_on(async {
-        spawn::<Counter>(Counter {
-            seen: 0,
-            total,
-            done: done_tx,
-        })
-    });
+    let counter = rt.block_on(async { spawn::<Counter>(Counter(Tally::new(total, done_tx))) });
     // Producers report ready, then wait for the clock to start.
-    let (ready_tx, ready_rx) = mpsc::channel::<()>();
-    let barrier = Arc::new(Barrier::new(3));
-    let producers: Vec<_> = [total / 2, total - total / 2]
-        .into_iter()
-        .map(|count| {
-            let counter = counter.clone();
-            let barrier = barrier.clone();
-            let ready = ready_tx.clone();
-            thread::spawn(move || {
-                let _ = ready.send(());
-                barrier.wait();
-                for i in 0..count {
-                    let _ = counter.tell(i).try_send();
-                }
-            })
-        })
-        .collect();
-    crate::recv_n(&ready_rx, 2, deadline, "producers not ready")?;
-    let start = Instant::now();
-    barrier.wait();
-    done_rx
-        .recv_timeout(left(deadline))
-        .or_fail("counter did not see every message")?;
-    let elapsed = start.elapsed();
-    for p in producers {
-        p.join().or_fail("producer panicked")?;
-    }
+    let to = counter.clone();
+    let send = move |i| {
+        let _ = to.tell(i).try_send();
+    };
+    let producers = Producers::spawn(total, true, send, producers::plain)?;
+    let elapsed = producers.run_until(&done_rx, deadline)?;
     rt.block_on(stop_all(&[counter], deadline))?;
     Ok(elapsed)
 }
@@ -214,7 +161,7 @@ impl Message<u64> for Worker {
     }
 }
 
-fn w3(rt: &Runtime, n: usize, deadline: Instant) -> Result<Duration, Skip> {
+fn w3(rt: &Runtime, n: usize, deadline: Instant) -> Timed {
     let handled = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     rt.block_on(async {
@@ -230,11 +177,7 @@ fn w3(rt: &Runtime, n: usize, deadline: Instant) -> Result<Duration, Skip> {
         }
         wait_all(&refs, deadline).await
     })?;
-    let elapsed = start.elapsed();
-    if handled.load(Ordering::SeqCst) != n as u64 {
-        return Err(Skip::Failed("not every message handled".into()));
-    }
-    Ok(elapsed)
+    common::all_handled(start.elapsed(), &handled, n)
 }
 
 // W4 ---------------------------------------------------------------------
@@ -244,7 +187,7 @@ fn w3(rt: &Runtime, n: usize, deadline: Instant) -> Result<Duration, Skip> {
 struct Member;
 plain_actor!(Member);
 
-fn w4(rt: &Runtime, n: usize, deadline: Instant) -> Result<Duration, Skip> {
+fn w4(rt: &Runtime, n: usize, deadline: Instant) -> Timed {
     let refs = rt.block_on(async {
         let refs: Vec<ActorRef<Member>> = (0..n).map(|_| spawn::<Member>(Member)).collect();
         for r in &refs {
@@ -264,41 +207,28 @@ fn w4(rt: &Runtime, n: usize, deadline: Instant) -> Result<Duration, Skip> {
 // W5 ---------------------------------------------------------------------
 
 pub fn w5(n: usize) -> Res {
-    let rt = runtime()?;
-    let handled = Arc::new(AtomicU64::new(0));
-    let mut keep = Vec::with_capacity(n);
-    let per = crate::rss_per_process(n, || {
-        rt.block_on(async {
-            for _ in 0..n {
-                keep.push(spawn::<Worker>(Worker {
-                    handled: handled.clone(),
-                }));
-            }
-            for r in &keep {
-                r.wait_for_startup().await;
-            }
-        });
+    tokio_peer::w5(n, async |keep, handled| {
+        for _ in 0..n {
+            keep.push(spawn::<Worker>(Worker {
+                handled: handled.clone(),
+            }));
+        }
+        for r in keep.iter() {
+            r.wait_for_startup().await;
+        }
         Ok(())
-    });
-    std::mem::forget(keep);
-    std::mem::forget(rt);
-    per
+    })
 }
 
 // W6 ---------------------------------------------------------------------
 
-struct Sink {
-    seen: u64,
-    total: u64,
-    done: mpsc::Sender<()>,
-}
-plain_actor!(Sink);
+// W2's counter is the sink: it counts `R10` and ignores `R1`..`R9`.
 
 macro_rules! ignored {
     ($($t:ident),*) => {$(
-        #[allow(dead_code)] // never sent: the sink still has its handler
+        #[allow(dead_code)] // never sent: the counter still has its handler
         struct $t(u64);
-        impl Message<$t> for Sink {
+        impl Message<$t> for Counter {
             type Reply = ();
             async fn handle(&mut self, _: $t, _: &mut Context<Self, ()>) {}
         }
@@ -308,25 +238,16 @@ ignored!(R1, R2, R3, R4, R5, R6, R7, R8, R9);
 
 struct R10(#[allow(dead_code)] u64);
 
-impl Message<R10> for Sink {
+impl Message<R10> for Counter {
     type Reply = ();
     async fn handle(&mut self, _: R10, _: &mut Context<Self, ()>) {
-        self.seen += 1;
-        if self.seen == self.total {
-            let _ = self.done.send(());
-        }
+        self.0.count();
     }
 }
 
-fn w6(rt: &Runtime, n: u64, deadline: Instant) -> Result<Duration, Skip> {
+fn w6(rt: &Runtime, n: u64, deadline: Instant) -> Timed {
     let (done_tx, done_rx) = mpsc::channel();
-    let sink = rt.block_on(async {
-        spawn::<Sink>(Sink {
-            seen: 0,
-            total: n,
-            done: done_tx,
-        })
-    });
+    let sink = rt.block_on(async { spawn::<Counter>(Counter(Tally::new(n, done_tx))) });
     let start = Instant::now();
     for i in 0..n {
         sink.tell(R10(i)).try_send().or_fail("send")?;

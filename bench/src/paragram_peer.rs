@@ -1,39 +1,65 @@
 //! paragram: one OS thread per process, runtime receivers (`ctx.receive`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, OnceLock, mpsc};
-use std::thread;
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use paragram::{Ctx, Elem, Pattern, Pid, Root, SpawnError, pattern};
 
-use crate::{Cfg, OrFail, Res, Skip, W, alloc, ns_per, recv_n};
+use crate::common::{self, Counted, Tally, Timed, Workloads, left};
+use crate::producers::{self, Producers};
+use crate::{Cfg, OrFail, Res, Skip, W, recv_n};
+
+/// Runtime receivers (`ctx.receive`).
+struct Receivers;
+
+/// Compiled dispatch: the message workloads W1, W2 and W6 with
+/// `#[derive(Process)]` processes (W3-W5 do not depend on dispatch).
+struct Compiled;
 
 pub fn run(w: W, cfg: &Cfg) -> Res {
-    let deadline = Instant::now() + cfg.deadline;
-    match w {
-        W::W1 => w1(cfg.w1, deadline).map(|(d, _)| ns_per(d, cfg.w1)),
-        W::W2 => w2(cfg.w2, deadline).map(|(d, _)| cfg.w2 as f64 / d.as_secs_f64() / 1e6),
-        W::W3 => w3(cfg.w3, deadline).map(|d| ns_per(d, cfg.w3 as u64) / 1e3),
-        W::W4 => w4(cfg.w4, deadline).map(|d| d.as_secs_f64() * 1e3),
-        W::W5 => Err(Skip::Failed("W5 runs in a child process".into())),
-        W::W6 => w6_runtime(cfg.w6, deadline).map(|d| ns_per(d, cfg.w6)),
-    }
+    common::measure(&Receivers, w, cfg, Instant::now() + cfg.deadline)
+}
+
+/// Runs the compiled-dispatch peer.
+pub fn run_compiled(w: W, cfg: &Cfg) -> Res {
+    common::measure(&Compiled, w, cfg, Instant::now() + cfg.deadline)
 }
 
 /// Allocations counted over the timed part of W1 / W2, and messages sent
 /// and handled there.
 pub fn count_allocs(w: W, cfg: &Cfg) -> Result<(u64, u64), Skip> {
-    let deadline = Instant::now() + cfg.deadline;
-    match w {
-        W::W1 => w1(cfg.w1, deadline).map(|(_, a)| (a, 2 * cfg.w1)),
-        W::W2 => w2(cfg.w2, deadline).map(|(_, a)| (a, cfg.w2)),
-        _ => Err(Skip::NotApplicable),
+    common::count_allocs(w, cfg, w1, w2)
+}
+
+impl Workloads for Receivers {
+    fn w1(&self, n: u64, deadline: Instant) -> Timed {
+        w1(n, deadline).map(|(d, _)| d)
+    }
+    fn w2(&self, total: u64, deadline: Instant) -> Timed {
+        w2(total, deadline).map(|(d, _)| d)
+    }
+    fn w3(&self, n: usize, deadline: Instant) -> Timed {
+        w3(n, deadline)
+    }
+    fn w4(&self, n: usize, deadline: Instant) -> Timed {
+        w4(n, deadline)
+    }
+    fn w6(&self, n: u64, deadline: Instant) -> Timed {
+        w6_runtime(n, deadline)
     }
 }
 
-fn left(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
+impl Workloads for Compiled {
+    fn w1(&self, n: u64, deadline: Instant) -> Timed {
+        w1_derived(n, deadline)
+    }
+    fn w2(&self, total: u64, deadline: Instant) -> Timed {
+        w2_derived(total, deadline)
+    }
+    fn w6(&self, n: u64, deadline: Instant) -> Timed {
+        w6_derived(n, deadline)
+    }
 }
 
 /// Waits for every process in `pids` to end, all before `deadline`.
@@ -47,7 +73,7 @@ fn wait_all(pids: &[Pid], deadline: Instant) -> Result<(), Skip> {
 
 /// W1: ping and pong bounce a u64 `n` times. Returns the time and the
 /// allocations counted meanwhile.
-fn w1(n: u64, deadline: Instant) -> Result<(Duration, u64), Skip> {
+fn w1(n: u64, deadline: Instant) -> Counted {
     let root = Root::new();
     let (done_tx, done_rx) = mpsc::channel();
     let ping_slot: Arc<OnceLock<Pid>> = Arc::new(OnceLock::new());
@@ -74,13 +100,12 @@ fn w1(n: u64, deadline: Instant) -> Result<(Duration, u64), Skip> {
         })
         .or_fail("spawn ping")?;
     let _ = ping_slot.set(ping.clone());
-    alloc::start();
-    let start = Instant::now();
-    ping.send(0u64).or_fail("kick")?;
-    let done = done_rx.recv_timeout(left(deadline));
-    let elapsed = start.elapsed();
-    let allocs = alloc::stop();
-    done.or_fail("ping-pong did not finish")?;
+    let kick = || {
+        let start = Instant::now();
+        ping.send(0u64).or_fail("kick")?;
+        Ok(start)
+    };
+    let (elapsed, allocs) = common::clocked(kick, &done_rx, deadline, "ping-pong did not finish")?;
     ping.terminate();
     pong.terminate();
     wait_all(&[ping, pong], deadline)?;
@@ -88,7 +113,7 @@ fn w1(n: u64, deadline: Instant) -> Result<(Duration, u64), Skip> {
 }
 
 /// W2: two producer threads send `total` u64 to one counting process.
-fn w2(total: u64, deadline: Instant) -> Result<(Duration, u64), Skip> {
+fn w2(total: u64, deadline: Instant) -> Counted {
     let root = Root::new();
     let (done_tx, done_rx) = mpsc::channel();
     let counter = root
@@ -103,42 +128,27 @@ fn w2(total: u64, deadline: Instant) -> Result<(Duration, u64), Skip> {
         })
         .or_fail("spawn counter")?;
     // Producers report ready, then wait for the clock to start.
-    let (ready_tx, ready_rx) = mpsc::channel::<()>();
-    let barrier = Arc::new(Barrier::new(3));
-    let producers: Vec<_> = [total / 2, total - total / 2]
-        .into_iter()
-        .map(|count| {
-            let pid = counter.clone();
-            let barrier = barrier.clone();
-            let ready = ready_tx.clone();
-            thread::spawn(move || {
-                let _ = ready.send(());
-                barrier.wait();
-                for i in 0..count {
-                    let _ = pid.send(i);
-                }
-            })
-        })
-        .collect();
-    alloc::start();
-    crate::recv_n(&ready_rx, 2, deadline, "producers not ready")?;
-    let start = Instant::now();
-    barrier.wait();
-    let done = done_rx.recv_timeout(left(deadline));
-    let elapsed = start.elapsed();
-    let allocs = alloc::stop();
-    done.or_fail("counter did not see every message")?;
-    for p in producers {
-        p.join().or_fail("producer panicked")?;
-    }
+    let producers = Producers::spawn(total, true, sender(&counter), producers::plain)?;
+    let go = || producers.start(deadline);
+    let what = "counter did not see every message";
+    let (elapsed, allocs) = common::clocked(go, &done_rx, deadline, what)?;
+    producers.join()?;
     counter.terminate();
     wait_all(&[counter], deadline)?;
     Ok((elapsed, allocs))
 }
 
+/// What a W2 producer sends with: `pid.send(i)`.
+fn sender(pid: &Pid) -> impl Fn(u64) + Clone + Send + 'static {
+    let pid = pid.clone();
+    move |i| {
+        let _ = pid.send(i);
+    }
+}
+
 /// W3: spawn `n` processes, send each a message, terminate each (queued
 /// behind the message), wait for all.
-fn w3(n: usize, deadline: Instant) -> Result<Duration, Skip> {
+fn w3(n: usize, deadline: Instant) -> Timed {
     let root = Root::new();
     let handled = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -181,7 +191,7 @@ fn chain_member(remaining: usize, report: mpsc::Sender<Pid>) -> StartUp {
 
 /// W4: a chain of `n` processes, each linked to the next; kill the first
 /// with an error and time until all are dead.
-fn w4(n: usize, deadline: Instant) -> Result<Duration, Skip> {
+fn w4(n: usize, deadline: Instant) -> Timed {
     let root = Root::new();
     let (tx, rx) = mpsc::channel();
     let first = root.spawn(chain_member(n, tx)).or_fail("spawn chain")?;
@@ -234,7 +244,7 @@ pub fn w5(n: usize) -> Res {
 
 /// W6, runtime receivers: 10 receivers registered with `ctx.receive`
 /// (`("r1", u64)` .. `("r10", u64)`), every message matching the last.
-fn w6_runtime(n: u64, deadline: Instant) -> Result<Duration, Skip> {
+fn w6_runtime(n: u64, deadline: Instant) -> Timed {
     let root = Root::new();
     let (done_tx, done_rx) = mpsc::channel();
     let sink = root
@@ -269,11 +279,7 @@ fn w6_runtime(n: u64, deadline: Instant) -> Result<Duration, Skip> {
 /// The 10-receiver process of W6 in compiled form: the same patterns as
 /// `w6_runtime`, turned by the macros into one static `match`.
 #[derive(paragram::Process)]
-struct TenReceivers {
-    seen: u64,
-    total: u64,
-    done: mpsc::Sender<()>,
-}
+struct TenReceivers(Tally<mpsc::Sender<()>>);
 
 #[paragram::process]
 impl TenReceivers {
@@ -297,22 +303,7 @@ impl TenReceivers {
     fn r9(&mut self, _x: u64) {}
     #[receive("r10", u64)]
     fn r10(&mut self, _x: u64) {
-        self.seen += 1;
-        if self.seen == self.total {
-            let _ = self.done.send(());
-        }
-    }
-}
-
-/// Runs the compiled-dispatch peer: the message workloads W1, W2 and W6
-/// with `#[derive(Process)]` processes (W3-W5 do not depend on dispatch).
-pub fn run_compiled(w: W, cfg: &Cfg) -> Res {
-    let deadline = Instant::now() + cfg.deadline;
-    match w {
-        W::W1 => w1_derived(cfg.w1, deadline).map(|d| ns_per(d, cfg.w1)),
-        W::W2 => w2_derived(cfg.w2, deadline).map(|d| cfg.w2 as f64 / d.as_secs_f64() / 1e6),
-        W::W6 => w6_derived(cfg.w6, deadline).map(|d| ns_per(d, cfg.w6)),
-        _ => Err(Skip::NotApplicable),
+        self.0.count();
     }
 }
 
@@ -353,7 +344,7 @@ impl Ping {
 }
 
 /// W1 with compiled processes.
-fn w1_derived(n: u64, deadline: Instant) -> Result<Duration, Skip> {
+fn w1_derived(n: u64, deadline: Instant) -> Timed {
     let root = Root::new();
     let (done, done_rx) = mpsc::channel();
     let slot = Arc::new(OnceLock::new());
@@ -382,57 +373,25 @@ fn w1_derived(n: u64, deadline: Instant) -> Result<Duration, Skip> {
 
 /// W2's counting process, compiled.
 #[derive(paragram::Process)]
-struct Counter {
-    seen: u64,
-    total: u64,
-    done: mpsc::Sender<()>,
-}
+struct Counter(Tally<mpsc::Sender<()>>);
 
 #[paragram::process]
 impl Counter {
     #[receive(u64)]
     fn count(&mut self, _x: u64) {
-        self.seen += 1;
-        if self.seen == self.total {
-            let _ = self.done.send(());
-        }
+        self.0.count();
     }
 }
 
 /// W2 with a compiled counting process.
-fn w2_derived(total: u64, deadline: Instant) -> Result<Duration, Skip> {
+fn w2_derived(total: u64, deadline: Instant) -> Timed {
     let root = Root::new();
     let (done, done_rx) = mpsc::channel();
     let counter = root
-        .spawn(Counter {
-            seen: 0,
-            total,
-            done,
-        })
+        .spawn(Counter(Tally::new(total, done)))
         .or_fail("spawn counter")?;
-    let barrier = Arc::new(Barrier::new(3));
-    let producers: Vec<_> = [total / 2, total - total / 2]
-        .into_iter()
-        .map(|count| {
-            let pid = counter.clone();
-            let barrier = barrier.clone();
-            thread::spawn(move || {
-                barrier.wait();
-                for i in 0..count {
-                    let _ = pid.send(i);
-                }
-            })
-        })
-        .collect();
-    let start = Instant::now();
-    barrier.wait();
-    done_rx
-        .recv_timeout(left(deadline))
-        .or_fail("counter did not see every message")?;
-    let elapsed = start.elapsed();
-    for p in producers {
-        p.join().or_fail("producer panicked")?;
-    }
+    let producers = Producers::spawn(total, false, sender(&counter), producers::plain)?;
+    let elapsed = producers.run_until(&done_rx, deadline)?;
     counter.terminate();
     wait_all(&[counter], deadline)?;
     Ok(elapsed)
@@ -445,15 +404,11 @@ pub fn w5_compiled(_n: usize) -> Res {
 
 /// W6, compiled dispatch: the same 10 receivers as a `#[derive(Process)]`
 /// struct, every message matching the last.
-fn w6_derived(n: u64, deadline: Instant) -> Result<Duration, Skip> {
+fn w6_derived(n: u64, deadline: Instant) -> Timed {
     let root = Root::new();
     let (done, done_rx) = mpsc::channel();
     let sink = root
-        .spawn(TenReceivers {
-            seen: 0,
-            total: n,
-            done,
-        })
+        .spawn(TenReceivers(Tally::new(n, done)))
         .or_fail("spawn 10-receiver process")?;
     let start = Instant::now();
     for i in 0..n {

@@ -1,39 +1,47 @@
-//! The floor: std threads and unbounded flume channels, blocking recv.
-//! (crossbeam_peer.rs is this file with crossbeam-channel swapped in.)
+//! The floor: std threads and unbounded channels, blocking recv. One peer
+//! per channel crate (`flume`, `crossbeam`), the same code through [`Chan`].
 
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, mpsc};
+use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use flume::{Receiver, Sender, unbounded};
+use crate::chan::Chan;
+use crate::common::{self, Counted, Tally, Ten, Timed, Workloads, left};
+use crate::producers::Producers;
+use crate::{Cfg, OrFail, Res, Skip, W, recv_n};
 
-use crate::{Cfg, OrFail, Res, Skip, W, alloc, ns_per, recv_n};
+/// The peer over channel crate `C`.
+struct Threads<C>(PhantomData<C>);
 
-pub fn run(w: W, cfg: &Cfg) -> Res {
+pub fn run<C: Chan>(w: W, cfg: &Cfg) -> Res {
     let deadline = Instant::now() + cfg.deadline;
-    match w {
-        W::W1 => w1(cfg.w1, deadline).map(|(d, _)| ns_per(d, cfg.w1)),
-        W::W2 => w2(cfg.w2, deadline).map(|(d, _)| cfg.w2 as f64 / d.as_secs_f64() / 1e6),
-        W::W3 => w3(cfg.w3, deadline).map(|d| ns_per(d, cfg.w3 as u64) / 1e3),
-        W::W4 => w4(cfg.w4, deadline).map(|d| d.as_secs_f64() * 1e3),
-        W::W5 => Err(Skip::Failed("W5 runs in a child process".into())),
-        W::W6 => w6(cfg.w6, deadline).map(|d| ns_per(d, cfg.w6)),
-    }
+    common::measure(&Threads::<C>(PhantomData), w, cfg, deadline)
 }
 
-#[allow(dead_code)]
-pub fn count_allocs(w: W, cfg: &Cfg) -> Result<(u64, u64), Skip> {
-    let deadline = Instant::now() + cfg.deadline;
-    match w {
-        W::W1 => w1(cfg.w1, deadline).map(|(_, a)| (a, 2 * cfg.w1)),
-        W::W2 => w2(cfg.w2, deadline).map(|(_, a)| (a, cfg.w2)),
-        _ => Err(Skip::NotApplicable),
-    }
+/// Allocations counted over the timed part of W1 / W2, and messages sent
+/// and handled there.
+pub fn count_allocs<C: Chan>(w: W, cfg: &Cfg) -> Result<(u64, u64), Skip> {
+    common::count_allocs(w, cfg, w1::<C>, w2::<C>)
 }
 
-fn left(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
+impl<C: Chan> Workloads for Threads<C> {
+    fn w1(&self, n: u64, deadline: Instant) -> Timed {
+        w1::<C>(n, deadline).map(|(d, _)| d)
+    }
+    fn w2(&self, total: u64, deadline: Instant) -> Timed {
+        w2::<C>(total, deadline).map(|(d, _)| d)
+    }
+    fn w3(&self, n: usize, deadline: Instant) -> Timed {
+        w3::<C>(n, deadline)
+    }
+    fn w4(&self, n: usize, deadline: Instant) -> Timed {
+        w4::<C>(n, deadline)
+    }
+    fn w6(&self, n: u64, deadline: Instant) -> Timed {
+        w6::<C>(n, deadline)
+    }
 }
 
 /// A thread that reports on `exited` when it ends, so it can be waited
@@ -68,76 +76,58 @@ fn join_all(
     Ok(())
 }
 
-fn w1(n: u64, deadline: Instant) -> Result<(Duration, u64), Skip> {
+fn w1<C: Chan>(n: u64, deadline: Instant) -> Counted {
     let (exit_tx, exit_rx) = mpsc::channel();
-    let (to_ping, ping_rx) = unbounded::<u64>();
-    let (to_pong, pong_rx) = unbounded::<u64>();
+    let (to_ping, ping_rx) = C::unbounded::<u64>();
+    let (to_pong, pong_rx) = C::unbounded::<u64>();
     let (done_tx, done_rx) = mpsc::channel();
     let back = to_ping.clone();
     let pong = spawn_thread(&exit_tx, move || {
-        while let Ok(x) = pong_rx.recv() {
-            let _ = back.send(x);
+        while let Some(x) = C::recv(&pong_rx) {
+            let _ = C::send(&back, x);
         }
     })?;
     let ping = spawn_thread(&exit_tx, move || {
-        while let Ok(x) = ping_rx.recv() {
+        while let Some(x) = C::recv(&ping_rx) {
             if x >= n {
                 let _ = done_tx.send(());
                 break;
             }
-            let _ = to_pong.send(x + 1);
+            let _ = C::send(&to_pong, x + 1);
         }
     })?;
-    alloc::start();
-    let start = Instant::now();
-    to_ping.send(0).or_fail("kick")?;
-    let done = done_rx.recv_timeout(left(deadline));
-    let elapsed = start.elapsed();
-    let allocs = alloc::stop();
-    done.or_fail("ping-pong did not finish")?;
+    let kick = || {
+        let start = Instant::now();
+        C::send(&to_ping, 0).or_fail("kick")?;
+        Ok(start)
+    };
+    let (elapsed, allocs) = common::clocked(kick, &done_rx, deadline, "ping-pong did not finish")?;
     drop(to_ping);
     join_all(vec![ping, pong], &exit_rx, deadline)?;
     Ok((elapsed, allocs))
 }
 
-fn w2(total: u64, deadline: Instant) -> Result<(Duration, u64), Skip> {
+fn w2<C: Chan>(total: u64, deadline: Instant) -> Counted {
     let (exit_tx, exit_rx) = mpsc::channel();
-    let (tx, rx) = unbounded::<u64>();
+    let (tx, rx) = C::unbounded::<u64>();
     let (done_tx, done_rx) = mpsc::channel();
+    let mut tally = Tally::new(total, done_tx);
     let counter = spawn_thread(&exit_tx, move || {
-        let mut seen = 0u64;
-        while rx.recv().is_ok() {
-            seen += 1;
-            if seen == total {
-                let _ = done_tx.send(());
-            }
+        while C::recv(&rx).is_some() {
+            tally.count();
         }
     })?;
-    // Producers report ready, then wait for the clock to start.
-    let (ready_tx, ready_rx) = mpsc::channel::<()>();
-    let barrier = Arc::new(Barrier::new(3));
+    // Producers report ready, then wait for the clock to start. The last
+    // sender goes with them.
+    let send = move |i| {
+        let _ = C::send(&tx, i);
+    };
+    let mut producers = Producers::spawn(total, true, send, |body| spawn_thread(&exit_tx, body))?;
     let mut handles = vec![counter];
-    for count in [total / 2, total - total / 2] {
-        let tx = tx.clone();
-        let barrier = barrier.clone();
-        let ready = ready_tx.clone();
-        handles.push(spawn_thread(&exit_tx, move || {
-            let _ = ready.send(());
-            barrier.wait();
-            for i in 0..count {
-                let _ = tx.send(i);
-            }
-        })?);
-    }
-    drop(tx);
-    alloc::start();
-    crate::recv_n(&ready_rx, 2, deadline, "producers not ready")?;
-    let start = Instant::now();
-    barrier.wait();
-    let done = done_rx.recv_timeout(left(deadline));
-    let elapsed = start.elapsed();
-    let allocs = alloc::stop();
-    done.or_fail("counter did not see every message")?;
+    handles.append(&mut producers.handles);
+    let go = || producers.start(deadline);
+    let what = "counter did not see every message";
+    let (elapsed, allocs) = common::clocked(go, &done_rx, deadline, what)?;
     join_all(handles, &exit_rx, deadline)?;
     Ok((elapsed, allocs))
 }
@@ -147,70 +137,66 @@ enum Work {
     Stop,
 }
 
-fn w3(n: usize, deadline: Instant) -> Result<Duration, Skip> {
+fn w3<C: Chan>(n: usize, deadline: Instant) -> Timed {
     let (exit_tx, exit_rx) = mpsc::channel();
     let handled = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut handles = Vec::with_capacity(n);
     let mut senders = Vec::with_capacity(n);
     for i in 0..n {
-        let (tx, rx) = unbounded::<Work>();
+        let (tx, rx) = C::unbounded::<Work>();
         let handled = handled.clone();
         handles.push(spawn_thread(&exit_tx, move || {
-            while let Ok(Work::Msg(x)) = rx.recv() {
+            while let Some(Work::Msg(x)) = C::recv(&rx) {
                 std::hint::black_box(x);
                 handled.fetch_add(1, Ordering::Relaxed);
             }
         })?);
-        tx.send(Work::Msg(i as u64)).or_fail("send")?;
-        tx.send(Work::Stop).or_fail("stop")?;
+        C::send(&tx, Work::Msg(i as u64)).or_fail("send")?;
+        C::send(&tx, Work::Stop).or_fail("stop")?;
         senders.push(tx);
     }
     join_all(handles, &exit_rx, deadline)?;
-    let elapsed = start.elapsed();
-    if handled.load(Ordering::SeqCst) != n as u64 {
-        return Err(Skip::Failed("not every message handled".into()));
-    }
-    Ok(elapsed)
+    common::all_handled(start.elapsed(), &handled, n)
 }
 
 /// W4 without links: each thread holds the only sender to the next and
 /// ends when its own channel yields anything or disconnects.
-fn w4(n: usize, deadline: Instant) -> Result<Duration, Skip> {
+fn w4<C: Chan>(n: usize, deadline: Instant) -> Timed {
     let (exit_tx, exit_rx) = mpsc::channel();
     let (ready_tx, ready_rx) = mpsc::channel();
-    let (first_tx, mut rx): (Sender<()>, Receiver<()>) = unbounded();
+    let (first_tx, mut rx) = C::unbounded::<()>();
     let mut handles = Vec::with_capacity(n);
     for i in 0..n {
-        let (next_tx, next_rx) = unbounded::<()>();
+        let (next_tx, next_rx) = C::unbounded::<()>();
         let next = (i + 1 < n).then_some(next_tx);
         let my_rx = std::mem::replace(&mut rx, next_rx);
         let ready = ready_tx.clone();
         handles.push(spawn_thread(&exit_tx, move || {
             let _ = ready.send(());
-            let _ = my_rx.recv();
+            let _ = C::recv(&my_rx);
             drop(next);
         })?);
     }
     recv_n(&ready_rx, n, deadline, "chain not built")?;
     let start = Instant::now();
-    first_tx.send(()).or_fail("kill")?;
+    C::send(&first_tx, ()).or_fail("kill")?;
     // Dead = joined, as after paragram's `wait()` (which joins the thread).
     join_all(handles, &exit_rx, deadline)?;
     Ok(start.elapsed())
 }
 
-pub fn w5(n: usize) -> Res {
+pub fn w5<C: Chan>(n: usize) -> Res {
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut senders = Vec::with_capacity(n);
     let per = crate::rss_per_process(n, || {
         for _ in 0..n {
-            let (tx, rx) = unbounded::<u64>();
+            let (tx, rx) = C::unbounded::<u64>();
             let ready = ready_tx.clone();
             thread::Builder::new()
                 .spawn(move || {
                     let _ = ready.send(());
-                    while rx.recv().is_ok() {}
+                    while C::recv(&rx).is_some() {}
                 })
                 .or_fail("spawn thread")?;
             senders.push(tx);
@@ -226,28 +212,14 @@ pub fn w5(n: usize) -> Res {
     per
 }
 
-#[allow(dead_code)] // only R10 is sent: the match still has ten arms
-enum Ten {
-    R1(u64),
-    R2(u64),
-    R3(u64),
-    R4(u64),
-    R5(u64),
-    R6(u64),
-    R7(u64),
-    R8(u64),
-    R9(u64),
-    R10(u64),
-}
-
-fn w6(n: u64, deadline: Instant) -> Result<Duration, Skip> {
+fn w6<C: Chan>(n: u64, deadline: Instant) -> Timed {
     let (exit_tx, exit_rx) = mpsc::channel();
-    let (tx, rx) = unbounded::<Ten>();
+    let (tx, rx) = C::unbounded::<Ten>();
     let (done_tx, done_rx) = mpsc::channel();
     let sink = spawn_thread(&exit_tx, move || {
         let mut seen = 0u64;
         let mut other = 0u64;
-        while let Ok(m) = rx.recv() {
+        while let Some(m) = C::recv(&rx) {
             match m {
                 Ten::R1(x) | Ten::R2(x) | Ten::R3(x) | Ten::R4(x) | Ten::R5(x) => other += x,
                 Ten::R6(x) | Ten::R7(x) | Ten::R8(x) | Ten::R9(x) => other ^= x,
@@ -262,7 +234,7 @@ fn w6(n: u64, deadline: Instant) -> Result<Duration, Skip> {
     })?;
     let start = Instant::now();
     for i in 0..n {
-        tx.send(Ten::R10(i)).or_fail("send")?;
+        C::send(&tx, Ten::R10(i)).or_fail("send")?;
     }
     done_rx
         .recv_timeout(left(deadline))
