@@ -53,13 +53,13 @@ impl Ctx {
 
     /// Spawns a process, not linked to this one.
     pub fn spawn(&mut self, process: impl IntoSpawn) -> Result<Pid, SpawnError> {
-        spawn::spawn(process.into_spawn(), None)
+        spawn::spawn(process.into_spawn(), None, Some(&self.core))
     }
 
     /// Spawns a process linked both ways to this one; the link is in place
     /// before the child runs, so it cannot end unobserved.
     pub fn spawn_link(&mut self, process: impl IntoSpawn) -> Result<Pid, SpawnError> {
-        spawn::spawn(process.into_spawn(), Some(&self.core))
+        spawn::spawn(process.into_spawn(), Some(&self.core), Some(&self.core))
     }
 
     /// Links this process both ways to `pid`. Linking to a process that has

@@ -41,6 +41,7 @@ mod runner;
 mod spawn;
 mod sync;
 mod term;
+mod wire;
 
 pub use ctx::Ctx;
 pub use exit::{BoxError, Exit, LinkedExit, Panicked, SharedError, UnhandledMessage};
@@ -48,11 +49,26 @@ pub use kind::{Kind, thread_limit};
 pub use message::{IntoMessage, Message};
 pub use paragram_derive::{Process, pattern, process, receive};
 pub use pattern::*;
-pub use pid::{Pid, ProcessId, SendError};
+pub use pid::{Pid, ProcessId, SendError, SendFailure};
 pub use process::{FnProcess, Handled, Outcome, Process};
 pub use root::{ROOT_NAME, Root, main};
 pub use spawn::{IntoSpawn, Spawn, SpawnError};
 pub use term::{Bytes, FromTerm, IntoTerm, Opaque, OpaqueValue, Term};
+
+/// The OS-process kind: the hook a program calls first thing in `main` so
+/// that it can run as a child OS process, and the errors a child's death
+/// becomes.
+pub mod os_process {
+    pub use crate::kind::os_process::{OsProcessError, Registry, hook};
+    pub use crate::wire::{MAX_DEPTH, MAX_FRAME, RemoteError, WireError};
+
+    /// Decodes `data` as a stream of frames, as a child's or parent's reader
+    /// does; for the fuzz target. Never panics.
+    #[doc(hidden)]
+    pub fn fuzz_decode(data: &[u8]) {
+        crate::wire::fuzz_decode(data)
+    }
+}
 
 /// What the macros' generated code uses; not a public API.
 #[doc(hidden)]

@@ -10,6 +10,7 @@
 use std::sync::{Arc, Weak};
 
 use crate::exit::Exit;
+use crate::kind::os_process;
 use crate::pid::{Core, Pid, lock};
 use crate::runner::Envelope;
 
@@ -38,9 +39,24 @@ impl Links {
     }
 }
 
-/// Links `a` and `b` both ways. A link to oneself does nothing; a link to a
-/// process that has ended delivers its exit to the other at once.
+/// Links `a` and `b` both ways, and mirrors the link in the OS process of
+/// either that is a proxy.
 pub(crate) fn link(a: &Arc<Core>, b: &Arc<Core>) {
+    link_local(a, b);
+    os_process::mirror_link(a, b, true);
+}
+
+/// Removes the link between `a` and `b` here and in the OS process of either
+/// that is a proxy.
+pub(crate) fn unlink(a: &Arc<Core>, b: &Arc<Core>) {
+    unlink_local(a, b);
+    os_process::mirror_link(a, b, false);
+}
+
+/// Links `a` and `b` both ways in this program. A link to oneself does
+/// nothing; a link to a process that has ended delivers its exit to the
+/// other at once.
+pub(crate) fn link_local(a: &Arc<Core>, b: &Arc<Core>) {
     if a.id == b.id {
         return;
     }
@@ -65,7 +81,7 @@ pub(crate) fn link(a: &Arc<Core>, b: &Arc<Core>) {
 }
 
 /// Removes the two-way link between `a` and `b`, if there is one.
-pub(crate) fn unlink(a: &Arc<Core>, b: &Arc<Core>) {
+pub(crate) fn unlink_local(a: &Arc<Core>, b: &Arc<Core>) {
     let (first, second) = if a.id < b.id { (a, b) } else { (b, a) };
     let mut first_links = lock(&first.links);
     let mut second_links = lock(&second.links);

@@ -17,7 +17,7 @@ use crate::term::{FromTerm, IntoTerm, Term, for_each_tuple};
 /// tuple, list or map, or a predicate.
 ///
 /// ```
-/// use paragram::{Elem, IntoTerm, Pattern};
+/// use paragram::{Elem, IntoMessage, IntoTerm, Pattern};
 ///
 /// // ("move", i32, i32, ..)
 /// let pattern = Pattern::new(vec![
@@ -27,9 +27,10 @@ use crate::term::{FromTerm, IntoTerm, Term, for_each_tuple};
 ///     Elem::rest(),
 /// ])
 /// .unwrap();
-/// let message = vec!["move".into_term(), 3.into_term(), 4.into_term(), true.into_term()];
-/// assert!(pattern.matches(&message));
-/// assert_eq!(pattern.bind(message), vec![3.into_term(), 4.into_term()]);
+/// let message = ("move", 3, 4, true).into_message();
+/// assert!(pattern.matches(message.terms()));
+/// let bound = pattern.bind(message).into_terms();
+/// assert_eq!(bound, vec![3.into_term(), 4.into_term()]);
 /// ```
 pub struct Elem(Node);
 

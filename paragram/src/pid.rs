@@ -4,12 +4,13 @@ use std::cmp::Ordering as CmpOrdering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
 use crate::exit::{BoxError, Exit};
+use crate::kind::os_process::Remote;
 use crate::link::Links;
 use crate::mailbox::Mailbox;
 use crate::message::{IntoMessage, Message};
@@ -50,6 +51,10 @@ pub(crate) struct Core {
     handles: AtomicUsize,
     life: Mutex<Life>,
     ended: Condvar,
+    /// Set for a proxy: a process that runs in another OS process.
+    pub(crate) remote: OnceLock<Remote>,
+    /// The root this process was spawned under (unset for a root).
+    pub(crate) owner: OnceLock<Weak<Core>>,
 }
 
 /// Locks `mutex`, ignoring poisoning: no user code runs under these locks,
@@ -74,6 +79,8 @@ impl Core {
             handles: AtomicUsize::new(0),
             life: Mutex::new(Life::default()),
             ended: Condvar::new(),
+            remote: OnceLock::new(),
+            owner: OnceLock::new(),
         }
     }
 
@@ -168,14 +175,27 @@ impl Pid {
     /// let err = pid.send(("hello", 1)).unwrap_err();
     /// assert_eq!(format!("{:?}", err.into_inner()), r#"("hello", 1)"#);
     /// ```
+    // The error hands the message back by value, as crossbeam's does; the
+    // reason adds a word to it.
+    #[allow(clippy::result_large_err)]
     pub fn send(&self, message: impl IntoMessage) -> Result<(), SendError<Message>> {
         let message = message.into_message();
+        if self.core.remote.get().is_some()
+            && let Some(element) = message.terms().iter().position(|t| !t.is_serializable())
+        {
+            return Err(SendError {
+                message,
+                reason: SendFailure::Unserializable {
+                    element: element as u32,
+                },
+            });
+        }
         self.core
             .mailbox
             .push(Envelope::Message(message))
             .map_err(|envelope| match envelope {
-                Envelope::Message(message) => SendError(message),
-                _ => SendError(Message::new(Vec::new())),
+                Envelope::Message(message) => SendError::ended(message),
+                _ => SendError::ended(Message::new(Vec::new())),
             })
     }
 
@@ -349,20 +369,54 @@ impl fmt::Debug for ProcessId {
     }
 }
 
-/// A send to a process that has ended; holds the message, handed back.
+/// A send that failed; holds the message, handed back.
 #[derive(Error)]
-#[error("sending to a process that has ended")]
-pub struct SendError<T>(pub T);
+#[error("{reason}")]
+pub struct SendError<T> {
+    message: T,
+    reason: SendFailure,
+}
+
+/// Why a send failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SendFailure {
+    /// The process has ended.
+    #[error("sending to a process that has ended")]
+    Ended,
+    /// The process runs in another OS process and the message's element at
+    /// this index (counting from 0) holds an opaque value, which has no
+    /// serialized form.
+    #[error(
+        "cannot send to an OS process: message element {element} holds an opaque value, which cannot be serialized"
+    )]
+    Unserializable {
+        /// The index of the element, from 0 (a message has at most a few).
+        element: u32,
+    },
+}
 
 impl<T> SendError<T> {
+    pub(crate) fn ended(message: T) -> SendError<T> {
+        SendError {
+            message,
+            reason: SendFailure::Ended,
+        }
+    }
+
     /// The message that was not delivered.
     pub fn into_inner(self) -> T {
-        self.0
+        self.message
+    }
+
+    /// Why the send failed.
+    pub fn reason(&self) -> SendFailure {
+        self.reason
     }
 }
 
 impl<T> fmt::Debug for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SendError { .. }")
+        write!(f, "SendError {{ reason: {:?}, .. }}", self.reason)
     }
 }

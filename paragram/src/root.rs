@@ -46,7 +46,7 @@ impl Root {
     /// Starts a new, independent root process.
     pub fn new() -> Root {
         let spawn = Spawn::new(|_: &mut Ctx| {}).name(ROOT_NAME);
-        match spawn::spawn(spawn, None) {
+        match spawn::spawn(spawn, None, None) {
             Ok(pid) => Root { pid },
             // Without a root there is nothing to run processes from; this
             // only happens when the program is out of threads.
@@ -61,12 +61,16 @@ impl Root {
 
     /// Spawns a process, not linked to the root.
     pub fn spawn(&self, process: impl IntoSpawn) -> Result<Pid, SpawnError> {
-        spawn::spawn(process.into_spawn(), None)
+        spawn::spawn(process.into_spawn(), None, Some(self.pid.core()))
     }
 
     /// Spawns a process linked both ways to the root.
     pub fn spawn_link(&self, process: impl IntoSpawn) -> Result<Pid, SpawnError> {
-        spawn::spawn(process.into_spawn(), Some(self.pid.core()))
+        spawn::spawn(
+            process.into_spawn(),
+            Some(self.pid.core()),
+            Some(self.pid.core()),
+        )
     }
 
     /// Links the root both ways to `pid`.

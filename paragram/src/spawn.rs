@@ -3,10 +3,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use crate::ctx::Ctx;
-use crate::kind::{self, Kind};
+use crate::kind::{self, Kind, os_process};
 use crate::link;
 use crate::mailbox::mailbox;
 use crate::pid::{Core, Pid};
@@ -29,6 +31,8 @@ pub struct Spawn {
     pub(crate) link_to: Vec<Pid>,
     pub(crate) kind: Kind,
     pub(crate) stack_size: Option<usize>,
+    /// The serialized form, for the OS-process kind.
+    pub(crate) os: Option<OsInit>,
 }
 
 impl Spawn {
@@ -45,6 +49,26 @@ impl Spawn {
             link_to: Vec::new(),
             kind: Kind::default(),
             stack_size: None,
+            os: None,
+        }
+    }
+
+    /// A process that runs in a child OS process ([`Kind::OsProcess`]): its
+    /// state is serialized now and rebuilt in the child, which must register
+    /// the type in [`os_process::hook`](crate::os_process::hook). `.kind(..)`
+    /// can still choose another kind.
+    pub fn os_process<P>(process: P) -> Spawn
+    where
+        P: Process + Serialize + DeserializeOwned,
+    {
+        let os = OsInit {
+            type_name: std::any::type_name::<P>(),
+            state: postcard::to_allocvec(&process).map_err(|e| e.to_string()),
+        };
+        Spawn {
+            kind: Kind::OsProcess,
+            os: Some(os),
+            ..Spawn::process(process)
         }
     }
 
@@ -102,23 +126,64 @@ pub enum SpawnError {
     /// The operating system refused to start the thread or process.
     #[error("the operating system refused to start the process: {0}")]
     Os(#[from] std::io::Error),
+    /// The OS-process kind was chosen for a process without a serialized
+    /// form: spawn it with [`Spawn::os_process`].
+    #[error("the OS-process kind needs a process spawned with `Spawn::os_process`")]
+    NotSerializable,
+    /// Serializing the process's state failed.
+    #[error("cannot serialize the process's state: {0}")]
+    Serialize(String),
+}
+
+/// A process's serialized form: its registered type name and its state.
+pub(crate) struct OsInit {
+    pub(crate) type_name: &'static str,
+    pub(crate) state: Result<Vec<u8>, String>,
+}
+
+/// A number no other process of this program has.
+pub(crate) fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Spawns `spawn`, linked both ways to `parent` if given.
-pub(crate) fn spawn(spawn: Spawn, parent: Option<&Arc<Core>>) -> Result<Pid, SpawnError> {
+/// Spawns `spawn` from `spawner` (`None`: a root), linked both ways to
+/// `parent` if given.
+pub(crate) fn spawn(
+    spawn: Spawn,
+    parent: Option<&Arc<Core>>,
+    spawner: Option<&Arc<Core>>,
+) -> Result<Pid, SpawnError> {
     let Spawn {
         process,
         name,
         link_to,
         kind,
         stack_size,
+        os,
     } = spawn;
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let id = next_id();
     let name = name.unwrap_or_else(|| format!("{}-{id}", kind.name()));
+    // The root a process belongs to: its spawner's, or the spawner itself.
+    let owner = spawner.map(|s| s.owner.get().cloned().unwrap_or_else(|| Arc::downgrade(s)));
+    if kind == Kind::OsProcess {
+        drop(process);
+        let os = os.ok_or(SpawnError::NotSerializable)?;
+        let pid = os_process::spawn(os, name, owner.and_then(|o| o.upgrade()))?;
+        if let Some(parent) = parent {
+            link::link(parent, pid.core());
+        }
+        for watcher in &link_to {
+            link::watch(pid.core(), watcher.core());
+        }
+        return Ok(pid);
+    }
     let (mailbox, inbox) = mailbox();
     let core = Arc::new(Core::new(id, name, kind.name(), mailbox));
+    if let Some(owner) = owner {
+        let _ = core.owner.set(owner);
+    }
     if let Some(parent) = parent {
         link::link(parent, &core);
     }

@@ -1,6 +1,7 @@
 //! Kinds: what drives a process. The process logic is the same whatever
 //! the kind; a kind only starts the runner and feeds it its mailbox.
 
+pub(crate) mod os_process;
 mod thread;
 
 use crate::runner::Runner;
@@ -15,6 +16,10 @@ pub enum Kind {
     /// One OS thread per process, named after the process.
     #[default]
     Thread,
+    /// A child OS process running this same program, for isolation from
+    /// crashes, aborts and global state; spawn with
+    /// [`Spawn::os_process`](crate::Spawn::os_process).
+    OsProcess,
 }
 
 impl Kind {
@@ -22,6 +27,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Thread => "Thread",
+            Kind::OsProcess => "OsProcess",
         }
     }
 }
@@ -34,5 +40,7 @@ pub(crate) fn start(
 ) -> Result<(), SpawnError> {
     match kind {
         Kind::Thread => thread::start(runner, stack_size),
+        // Spawned by `os_process::spawn`, never through a runner here.
+        Kind::OsProcess => Err(SpawnError::NotSerializable),
     }
 }

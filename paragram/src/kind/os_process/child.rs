@@ -1,0 +1,140 @@
+//! The child side: the hook at the top of `main`, the registry of process
+//! types it can run, and the life of a child OS process.
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+
+use serde::de::DeserializeOwned;
+
+use super::CHILD_ENV;
+use super::conn::{Conn, Side};
+use crate::process::Process;
+use crate::spawn::{self, Spawn};
+use crate::wire::{Frame, WireExit, encode_frame, read_frame};
+
+type Build = fn(&[u8]) -> Result<Box<dyn Process>, String>;
+
+/// The process types a child OS process can run, by type name.
+#[derive(Default)]
+pub struct Registry {
+    types: HashMap<&'static str, Build>,
+}
+
+impl Registry {
+    /// Lets a child run processes of type `P` (spawned with
+    /// [`Spawn::os_process`]).
+    pub fn register<P: Process + DeserializeOwned>(&mut self) -> &mut Registry {
+        fn build<P: Process + DeserializeOwned>(state: &[u8]) -> Result<Box<dyn Process>, String> {
+            let process: P = postcard::from_bytes(state).map_err(|e| e.to_string())?;
+            Ok(Box::new(process))
+        }
+        self.types.insert(std::any::type_name::<P>(), build::<P>);
+        self
+    }
+}
+
+/// The hook that makes this program able to run OS-process children: call
+/// it first thing in `main`, registering every type spawned with
+/// [`Spawn::os_process`]. In the parent it returns at once (without calling
+/// `register`); in a child it runs the process and exits when the process
+/// ends or the parent goes away, never returning.
+///
+/// ```no_run
+/// # #[derive(paragram::Process, serde::Serialize, serde::Deserialize)]
+/// # struct Worker;
+/// # #[paragram::process] impl Worker {}
+/// fn main() {
+///     paragram::os_process::hook(|r| {
+///         r.register::<Worker>();
+///     });
+///     // ... the program as usual
+/// }
+/// ```
+pub fn hook(register: impl FnOnce(&mut Registry)) {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let mut registry = Registry::default();
+    register(&mut registry);
+    std::process::exit(run(&registry));
+}
+
+/// Runs the child: its exit code.
+fn run(registry: &Registry) -> i32 {
+    let socket = match std::io::stdin().as_fd().try_clone_to_owned() {
+        Ok(fd) => UnixStream::from(fd),
+        Err(error) => {
+            eprintln!("paragram: OS process without its connection: {error}");
+            return 2;
+        }
+    };
+    // Unbuffered: what follows the first frame belongs to the reader.
+    let (type_name, state, name) = match read_frame(&mut &socket, &mut Vec::new()) {
+        Ok(Some(Frame::Init {
+            type_name,
+            state,
+            name,
+        })) => (type_name, state, name),
+        _ => return 2,
+    };
+    let process = registry
+        .types
+        .get(type_name.as_str())
+        .ok_or_else(|| {
+            format!("process type `{type_name}` is not registered in `paragram::os_process::hook`")
+        })
+        .and_then(|build| build(&state));
+    let process = match process {
+        Ok(process) => process,
+        Err(message) => return fail(&socket, message),
+    };
+    let conn = match Conn::new(
+        Side::Child,
+        std::process::id(),
+        std::os::unix::process::parent_id(),
+        socket,
+    ) {
+        Ok(conn) => conn,
+        Err(error) => return fail_conn(error),
+    };
+    let (done, ended) = mpsc::channel();
+    conn.set_done(done);
+    let spawn = Spawn {
+        process,
+        name: Some(name),
+        ..Spawn::process(crate::process::Noop)
+    };
+    match spawn::spawn(spawn, None, None) {
+        Ok(pid) => conn.set_main(pid),
+        Err(error) => return fail_conn(error),
+    }
+    let reader = conn.clone();
+    if let Err(error) = std::thread::Builder::new()
+        .name("os-reader".into())
+        .spawn(move || reader.run_child())
+    {
+        return fail_conn(error);
+    }
+    // The main process has ended (its `Exited` frame is written) or the
+    // parent has gone.
+    let _ = ended.recv();
+    0
+}
+
+fn fail(socket: &UnixStream, message: String) -> i32 {
+    let mut bytes = Vec::new();
+    let frame = Frame::Exited {
+        id: 0,
+        exit: WireExit::Error(message),
+    };
+    encode_frame(&frame, &mut bytes);
+    let _ = std::io::Write::write_all(&mut &*socket, &bytes);
+    1
+}
+
+fn fail_conn(error: impl std::fmt::Display) -> i32 {
+    eprintln!("paragram: OS process cannot start: {error}");
+    2
+}

@@ -1,0 +1,513 @@
+//! One side of a parent–child connection: the socket, the processes each
+//! side has shown the other (exports) and the proxies of the other side's
+//! processes (imports), the proxy drivers, and the reader that turns frames
+//! into local sends, links and ends.
+
+use std::collections::HashMap;
+use std::io::{BufReader, Write};
+use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
+use std::process::Child;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use super::{OsProcessError, Remote};
+use crate::exit::Exit;
+use crate::link;
+use crate::mailbox::{Inbox, mailbox};
+use crate::pid::{Core, Pid, lock};
+use crate::runner::Envelope;
+use crate::spawn::next_id;
+use crate::wire::{
+    Frame, WireError, WireExit, WirePid, encode_frame, flatten, read_frame, unflatten,
+};
+
+/// Which end of the connection this is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Parent,
+    Child,
+}
+
+/// Frames buffered before one write, at most.
+const BATCH: usize = 64 << 10;
+
+pub(crate) struct Conn {
+    side: Side,
+    /// This program's OS pid.
+    node: u32,
+    /// The other side's OS pid.
+    peer: u32,
+    socket: UnixStream,
+    out: Mutex<UnixStream>,
+    /// Local processes the peer knows, by their id on the wire; kept for
+    /// as long as the connection lives.
+    exports: Mutex<HashMap<u64, Pid>>,
+    /// Proxies of the peer's processes, by their id there.
+    imports: Mutex<HashMap<u64, Weak<Core>>>,
+    /// Child side: this OS process's own process, id 0 on the wire.
+    main: OnceLock<Arc<Core>>,
+    /// Child: how often the main process's handle was sent; parent: how
+    /// often the child's was received.
+    main_count: AtomicU64,
+    /// Tells exports' ends to the peer.
+    watcher: OnceLock<Arc<Core>>,
+    /// Child side: told when the main process has ended or the parent gone.
+    done: Mutex<Option<Sender<()>>>,
+    closed: AtomicBool,
+    /// Set when the connection is cut on purpose (its owner root ended).
+    killed: AtomicBool,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        side: Side,
+        node: u32,
+        peer: u32,
+        socket: UnixStream,
+    ) -> std::io::Result<Arc<Conn>> {
+        let out = socket.try_clone()?;
+        let conn = Arc::new(Conn {
+            side,
+            node,
+            peer,
+            socket,
+            out: Mutex::new(out),
+            exports: Mutex::new(HashMap::new()),
+            imports: Mutex::new(HashMap::new()),
+            main: OnceLock::new(),
+            main_count: AtomicU64::new(0),
+            watcher: OnceLock::new(),
+            done: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+        });
+        let (mailbox, inbox) = mailbox();
+        let watcher = Arc::new(Core::new(
+            next_id(),
+            "os-watcher".into(),
+            "Watcher",
+            mailbox,
+        ));
+        let _ = conn.watcher.set(watcher.clone());
+        let driver = conn.clone();
+        std::thread::Builder::new()
+            .name("os-watcher".into())
+            .spawn(move || driver.watch_exports(watcher, inbox))?;
+        Ok(conn)
+    }
+
+    /// Writes whole frames; a broken socket is noticed by the reader.
+    pub(crate) fn write(&self, bytes: &[u8]) {
+        let _ = lock(&self.out).write_all(bytes);
+    }
+
+    fn send_frame(&self, frame: &Frame) {
+        let mut bytes = Vec::new();
+        encode_frame(frame, &mut bytes);
+        self.write(&bytes);
+    }
+
+    /// Cuts the connection: the peer reads EOF.
+    pub(crate) fn shutdown(&self) {
+        let _ = self.socket.shutdown(Shutdown::Both);
+    }
+
+    pub(crate) fn set_done(&self, done: Sender<()>) {
+        *lock(&self.done) = Some(done);
+    }
+
+    /// Child side: makes `pid` the OS process's own process.
+    pub(crate) fn set_main(&self, pid: Pid) {
+        let core = pid.core().clone();
+        let _ = self.main.set(core.clone());
+        lock(&self.exports).insert(0, pid);
+        if let Some(watcher) = self.watcher.get() {
+            link::watch(&core, watcher);
+        }
+    }
+
+    /// The id the peer knows a local process by.
+    fn wire_id(&self, core: &Arc<Core>) -> u64 {
+        match self.main.get() {
+            Some(main) if Arc::ptr_eq(main, core) => 0,
+            _ => core.id,
+        }
+    }
+
+    /// `pid` as the peer will know it; a local process is exported (kept,
+    /// and its end told to the peer).
+    pub(crate) fn wire_pid(&self, pid: &Pid) -> WirePid {
+        let core = pid.core();
+        if let Some(remote) = core.remote.get()
+            && std::ptr::eq(Arc::as_ptr(&remote.conn), self)
+        {
+            return WirePid {
+                node: self.peer,
+                id: remote.id,
+                name: core.name.clone(),
+                kind: core.kind.to_owned(),
+                exit: None,
+            };
+        }
+        let id = self.wire_id(core);
+        if id == 0 {
+            self.main_count.fetch_add(1, Ordering::SeqCst);
+        }
+        let new = {
+            let mut exports = lock(&self.exports);
+            let new = !exports.contains_key(&id);
+            if new {
+                exports.insert(id, pid.clone());
+            }
+            new
+        };
+        if new && let Some(watcher) = self.watcher.get() {
+            link::watch(core, watcher);
+        }
+        WirePid {
+            node: self.node,
+            id,
+            name: core.name.clone(),
+            kind: core.kind.to_owned(),
+            exit: core.exit().as_ref().map(WireExit::from_exit),
+        }
+    }
+
+    /// The local `Pid` for a handle from the peer.
+    fn local_pid(self: &Arc<Self>, pid: WirePid) -> Result<Pid, WireError> {
+        if pid.node == self.node {
+            return lock(&self.exports)
+                .get(&pid.id)
+                .cloned()
+                .ok_or_else(|| WireError::Malformed(format!("unknown process id {}", pid.id)));
+        }
+        if pid.node != self.peer {
+            return Err(WireError::Malformed(format!("unknown node {}", pid.node)));
+        }
+        if self.side == Side::Parent && pid.id == 0 {
+            self.main_count.fetch_add(1, Ordering::SeqCst);
+        }
+        let kind = match pid.kind.as_str() {
+            "Thread" => "Thread",
+            "OsProcess" => "OsProcess",
+            _ => "Remote",
+        };
+        let exit = pid.exit.map(WireExit::into_exit);
+        Ok(self.proxy(pid.id, pid.name, kind, exit, None)?)
+    }
+
+    /// The proxy of the peer's process `id`, started if there is none.
+    pub(crate) fn proxy(
+        self: &Arc<Self>,
+        id: u64,
+        name: String,
+        kind: &'static str,
+        exit: Option<Exit>,
+        owner: Option<u64>,
+    ) -> std::io::Result<Pid> {
+        let mut imports = lock(&self.imports);
+        if let Some(core) = imports.get(&id).and_then(Weak::upgrade) {
+            return Ok(Pid::from_core(core));
+        }
+        let (mailbox, inbox) = mailbox();
+        let core = Arc::new(Core::new(next_id(), name, kind, mailbox));
+        let remote = Remote {
+            conn: self.clone(),
+            id,
+            ended: Mutex::new(exit),
+            flush: Mutex::new((false, Vec::new())),
+            owner,
+        };
+        let _ = core.remote.set(remote);
+        let pid = Pid::from_core(core.clone());
+        let driver = core.clone();
+        std::thread::Builder::new()
+            .name(format!("{}-proxy", core.name))
+            .spawn(move || drive(driver, inbox))?;
+        imports.insert(id, Arc::downgrade(&core));
+        Ok(pid)
+    }
+
+    /// Ends the proxy of the peer's process `id` with `exit`.
+    fn end_proxy(&self, id: u64, exit: Exit) {
+        let core = lock(&self.imports).get(&id).and_then(Weak::upgrade);
+        if let Some(core) = core {
+            end(&core, exit);
+        }
+    }
+
+    /// Ends every proxy still running with `exit` (the main one, id 0, with
+    /// `main_exit` if given), forgets every export and stops the watcher.
+    pub(crate) fn end_all(&self, exit: &Exit) {
+        self.closed.store(true, Ordering::SeqCst);
+        let imports: Vec<_> = lock(&self.imports).drain().collect();
+        for (_, core) in imports {
+            if let Some(core) = core.upgrade() {
+                end(&core, exit.clone());
+            }
+        }
+        let exports: Vec<_> = lock(&self.exports).drain().collect();
+        drop(exports);
+        if let Some(watcher) = self.watcher.get() {
+            let _ = watcher.mailbox.push(Envelope::Run(Box::new(|_| {})));
+        }
+    }
+
+    /// Reads frames until EOF or a bad frame.
+    fn read_frames(self: &Arc<Self>) -> Result<(), WireError> {
+        let mut reader = BufReader::new(&self.socket);
+        let mut buf = Vec::new();
+        while let Some(frame) = read_frame(&mut reader, &mut buf)? {
+            self.handle(frame)?;
+        }
+        Ok(())
+    }
+
+    fn export(&self, id: u64) -> Result<Pid, WireError> {
+        lock(&self.exports)
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| WireError::Malformed(format!("unknown process id {id}")))
+    }
+
+    fn handle(self: &Arc<Self>, frame: Frame) -> Result<(), WireError> {
+        match frame {
+            Frame::Deliver { to, message } => {
+                let target = self.export(to)?;
+                let message = unflatten(message, &mut |pid| self.local_pid(pid))?;
+                // A process that has ended drops what is sent to it.
+                let _ = target.send(message);
+            }
+            Frame::Terminate { to, exit } => {
+                let target = self.export(to)?;
+                let _ = target
+                    .core()
+                    .mailbox
+                    .push(Envelope::Terminate(exit.into_exit()));
+            }
+            Frame::Exited { id, exit } => self.end_proxy(id, exit.into_exit()),
+            Frame::Link { local, remote } => {
+                let local = self.export(local)?;
+                let remote = self.local_pid(remote)?;
+                link::link_local(local.core(), remote.core());
+            }
+            Frame::Unlink { local, remote } => {
+                let local = self.export(local)?;
+                let remote = self.local_pid(remote)?;
+                link::unlink_local(local.core(), remote.core());
+            }
+            Frame::Unreachable { seen } if self.side == Side::Child => {
+                if seen == self.main_count.load(Ordering::SeqCst) {
+                    let main = lock(&self.exports).remove(&0);
+                    drop(main);
+                }
+            }
+            Frame::Init { .. } | Frame::Unreachable { .. } => {
+                return Err(WireError::Malformed("unexpected frame".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parent side: reads the child's frames, then reaps it and ends every
+    /// proxy of its processes with how it ended.
+    pub(crate) fn run_parent(self: Arc<Self>, mut child: Child) {
+        let read = self.read_frames();
+        let killed = self.killed.load(Ordering::SeqCst);
+        if read.is_err() || killed {
+            let _ = child.kill();
+        }
+        self.shutdown();
+        let error = match (read, child.wait()) {
+            _ if killed => OsProcessError::RootEnded,
+            (Err(error), _) => OsProcessError::Protocol(error.to_string()),
+            (Ok(()), Ok(status)) => OsProcessError::from_status(status),
+            (Ok(()), Err(error)) => OsProcessError::Protocol(error.to_string()),
+        };
+        self.end_all(&Exit::with_error(error));
+    }
+
+    /// Child side: reads the parent's frames; at EOF (the parent has gone)
+    /// or a bad frame, tells the hook to exit.
+    pub(crate) fn run_child(self: Arc<Self>) {
+        if let Err(error) = self.read_frames() {
+            eprintln!("paragram: OS process {}: {error}", self.node);
+        }
+        if let Some(done) = lock(&self.done).take() {
+            let _ = done.send(());
+        }
+    }
+
+    /// Tells the peer of each export's end, in the order they end.
+    fn watch_exports(self: Arc<Self>, core: Arc<Core>, mut inbox: Inbox<Envelope>) {
+        loop {
+            match inbox.recv(&core.mailbox) {
+                Envelope::Exit { from, exit } => {
+                    let id = self.wire_id(from.core());
+                    drop(from);
+                    // What the process sent before it ended goes first.
+                    self.flush_proxies();
+                    self.send_frame(&Frame::Exited {
+                        id,
+                        exit: WireExit::from_exit(&exit),
+                    });
+                    if id == 0
+                        && let Some(done) = lock(&self.done).take()
+                    {
+                        let _ = done.send(());
+                    }
+                }
+                _ if self.closed.load(Ordering::SeqCst) => break,
+                _ => {}
+            }
+        }
+        core.record_exit(Exit::normal());
+        core.mailbox.close(&mut inbox);
+        core.finish();
+    }
+}
+
+impl Conn {
+    /// Waits until every proxy has written what is queued in it now.
+    fn flush_proxies(&self) {
+        let proxies: Vec<_> = lock(&self.imports)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        let mut waits = Vec::new();
+        for core in proxies {
+            let Some(remote) = core.remote.get() else {
+                continue;
+            };
+            let (tx, rx) = std::sync::mpsc::channel();
+            {
+                let mut flush = lock(&remote.flush);
+                if flush.0 {
+                    continue;
+                }
+                flush.1.push(tx);
+            }
+            let _ = core.mailbox.push(Envelope::Run(Box::new(|_| {})));
+            waits.push(rx);
+        }
+        for rx in waits {
+            // A driver only blocks writing to the socket, which the peer
+            // reads; the deadline guards against a peer that stopped.
+            let _ = rx.recv_timeout(std::time::Duration::from_secs(1));
+        }
+    }
+}
+
+/// Tells everyone waiting for `remote`'s queue to be written; `finished`:
+/// the proxy has ended and writes nothing more.
+fn flushed(remote: &Remote, finished: bool) {
+    let waiters = {
+        let mut flush = lock(&remote.flush);
+        flush.0 |= finished;
+        std::mem::take(&mut flush.1)
+    };
+    for waiter in waiters {
+        let _ = waiter.send(());
+    }
+}
+
+/// Ends the proxy `core` with `exit`, unless it already has an end coming.
+fn end(core: &Arc<Core>, exit: Exit) {
+    if let Some(remote) = core.remote.get() {
+        let mut ended = lock(&remote.ended);
+        if ended.is_none() && core.exit().is_none() {
+            *ended = Some(exit);
+        }
+    }
+    let _ = core.mailbox.push(Envelope::Run(Box::new(|_| {})));
+}
+
+/// Mirrors a link made (or removed) here between `a` and `b` in the OS
+/// process of each that is a proxy.
+pub(crate) fn mirror_link(a: &Arc<Core>, b: &Arc<Core>, add: bool) {
+    for (proxy, other) in [(a, b), (b, a)] {
+        let Some(remote) = proxy.remote.get() else {
+            continue;
+        };
+        let other = Pid::from_core(other.clone());
+        let wire = remote.conn.wire_pid(&other);
+        let frame = if add {
+            Frame::Link {
+                local: remote.id,
+                remote: wire,
+            }
+        } else {
+            Frame::Unlink {
+                local: remote.id,
+                remote: wire,
+            }
+        };
+        remote.conn.send_frame(&frame);
+    }
+}
+
+/// A proxy's driver: writes what arrives in its mailbox to the peer until
+/// the process it stands for ends, then runs the exit steps.
+fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>) {
+    let Some(remote) = core.remote.get() else {
+        return;
+    };
+    let conn = &remote.conn;
+    let mut buf = Vec::new();
+    let exit = loop {
+        if let Some(exit) = lock(&remote.ended).take() {
+            break exit;
+        }
+        match inbox.recv(&core.mailbox) {
+            Envelope::Message(message) => {
+                let nodes = flatten(message.terms(), &mut |pid| conn.wire_pid(pid));
+                drop(message);
+                let frame = Frame::Deliver {
+                    to: remote.id,
+                    message: nodes,
+                };
+                encode_frame(&frame, &mut buf);
+            }
+            Envelope::Terminate(exit) => {
+                let exit = WireExit::from_exit(&exit);
+                encode_frame(
+                    &Frame::Terminate {
+                        to: remote.id,
+                        exit,
+                    },
+                    &mut buf,
+                );
+            }
+            // The owner root ended: the child goes with it. Other linked
+            // ends reach the peer through the mirrored link.
+            Envelope::Exit { from, .. } => {
+                if remote.owner == Some(from.id()) {
+                    conn.killed.store(true, Ordering::SeqCst);
+                    conn.shutdown();
+                }
+            }
+            Envelope::Unreachable => {
+                if core.handles() == 0 && remote.id == 0 && conn.side == Side::Parent {
+                    let seen = conn.main_count.load(Ordering::SeqCst);
+                    encode_frame(&Frame::Unreachable { seen }, &mut buf);
+                }
+            }
+            Envelope::Run(_) => {}
+        }
+        if !buf.is_empty() && (buf.len() >= BATCH || inbox.is_empty()) {
+            conn.write(&buf);
+            buf.clear();
+        }
+        if buf.is_empty() && inbox.is_empty() {
+            flushed(remote, false);
+        }
+    };
+    flushed(remote, true);
+    core.record_exit(exit);
+    core.mailbox.close(&mut inbox);
+    drop(inbox);
+    link::notify_exit(&core);
+    core.finish();
+}

@@ -1,0 +1,161 @@
+//! The OS-process kind: a process that runs in a child OS process, a fresh
+//! execution of this same program entered through [`hook`].
+//!
+//! Parent and child talk over one Unix socket, which is the child's stdin
+//! (its stdout and stderr stay the parent's). On each side, a process of
+//! the other side is a local *proxy*: a `Core` with a mailbox whose driver
+//! thread writes what arrives as frames, so `Pid`s, links, `wait` and
+//! `terminate` work unchanged. A proxy ends when the process it stands for
+//! ends (an `Exited` frame, or the connection's end); links are kept on
+//! both sides, each side telling the other of its processes' ends, so every
+//! linked process hears of an end exactly once.
+
+mod child;
+mod conn;
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+
+use thiserror::Error;
+
+use crate::exit::Exit;
+use crate::pid::{Core, Pid};
+use crate::spawn::{OsInit, SpawnError};
+use crate::wire::{Frame, encode_frame};
+
+pub use child::{Registry, hook};
+pub(crate) use conn::mirror_link;
+use conn::{Conn, Side};
+
+/// The environment variable that marks a child OS process.
+const CHILD_ENV: &str = "PARAGRAM_OS_PROCESS";
+
+/// What makes a core a proxy: the connection to the OS process where its
+/// process runs, and its id there.
+pub(crate) struct Remote {
+    conn: Arc<Conn>,
+    id: u64,
+    /// The end of the process, set by the connection's reader.
+    ended: Mutex<Option<Exit>>,
+    /// Who waits for what is queued to be written: `(finished, waiters)`.
+    flush: Mutex<(bool, Vec<std::sync::mpsc::Sender<()>>)>,
+    /// The root whose end ends the child OS process (the parent's proxy
+    /// of the child's own process only).
+    owner: Option<u64>,
+}
+
+/// How a process of the OS-process kind ended when it did not say itself.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OsProcessError {
+    /// The child OS process exited with this code before its process ended.
+    #[error("OS process exited with code {code}")]
+    Exited {
+        /// The exit code.
+        code: i32,
+    },
+    /// The child OS process was killed by this signal.
+    #[error("OS process killed by signal {signal} ({name})")]
+    Signaled {
+        /// The signal number.
+        signal: i32,
+        /// Its name: `SIGKILL`, `SIGSEGV`, `SIGABRT`...
+        name: &'static str,
+    },
+    /// The child sent bytes that are not a frame; it was killed.
+    #[error("OS process protocol error: {0}")]
+    Protocol(String),
+    /// The root the process was spawned under ended; the child was killed.
+    #[error("the root process ended; the OS process was killed")]
+    RootEnded,
+}
+
+impl OsProcessError {
+    fn from_status(status: ExitStatus) -> OsProcessError {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => OsProcessError::Exited { code },
+            (None, Some(signal)) => OsProcessError::Signaled {
+                signal,
+                name: signal_name(signal),
+            },
+            (None, None) => OsProcessError::Exited { code: -1 },
+        }
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => "unknown signal",
+    }
+}
+
+/// Starts `init` in a child OS process and returns the proxy's `Pid`. The
+/// child is killed when `owner` (a root) ends.
+pub(crate) fn spawn(
+    init: OsInit,
+    name: String,
+    owner: Option<Arc<Core>>,
+) -> Result<Pid, SpawnError> {
+    let state = init.state.map_err(SpawnError::Serialize)?;
+    let (ours, theirs) = UnixStream::pair()?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .env(CHILD_ENV, "1")
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .spawn()?;
+    let started = (|| {
+        let conn = Conn::new(Side::Parent, std::process::id(), child.id(), ours)?;
+        let mut frame = Vec::new();
+        let init = Frame::Init {
+            type_name: init.type_name.to_owned(),
+            state,
+            name: name.clone(),
+        };
+        encode_frame(&init, &mut frame);
+        conn.write(&frame);
+        let pid = conn.proxy(0, name, "OsProcess", None, owner.as_ref().map(|o| o.id))?;
+        Ok::<_, std::io::Error>((conn, pid))
+    })();
+    let (conn, pid) = match started {
+        Ok(started) => started,
+        Err(error) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(SpawnError::Os(error));
+        }
+    };
+    if let Some(owner) = &owner {
+        crate::link::watch(owner, pid.core());
+    }
+    let reader = conn.clone();
+    let handle = std::thread::Builder::new()
+        .name(format!("{}-reader", pid.name()))
+        .spawn(move || reader.run_parent(child));
+    match handle {
+        Ok(handle) => pid.core().set_reaper(Box::new(move || {
+            let _ = handle.join();
+        })),
+        // The child gets EOF and exits; the proxy ends with the error.
+        Err(error) => {
+            conn.shutdown();
+            conn.end_all(&Exit::with_error(OsProcessError::Protocol(format!(
+                "cannot start the reader thread: {error}"
+            ))));
+            return Err(SpawnError::Os(error));
+        }
+    }
+    Ok(pid)
+}

@@ -1,0 +1,631 @@
+//! The OS-process kind, end to end: this binary is its own child program
+//! (`harness = false`: `main` calls the hook first, then runs the tests).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use paragram::os_process::OsProcessError;
+use paragram::{
+    BoxError, Ctx, Exit, LinkedExit, Opaque, Panicked, Pid, Process, Root, SendFailure, Spawn,
+    Term, pattern,
+};
+use serde::{Deserialize, Serialize};
+
+type Test = fn() -> Result<(), Failed>;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// The process the tests run in a child OS process.
+#[derive(Process, Serialize, Deserialize)]
+struct Echo {
+    tag: String,
+}
+
+#[paragram::process]
+impl Echo {
+    #[receive("echo", Pid, Term)]
+    fn echo(&mut self, to: Pid, value: Term) -> Result<(), BoxError> {
+        to.send((self.tag.clone(), value))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    #[receive("me", Pid)]
+    fn me(&mut self, ctx: &mut Ctx, to: Pid) -> Result<(), BoxError> {
+        to.send(("me", ctx.me())).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    #[receive("os pid", Pid)]
+    fn os_pid(&mut self, to: Pid) -> Result<(), BoxError> {
+        to.send(("os pid", std::process::id()))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    #[receive("link", Pid)]
+    fn link(&mut self, ctx: &mut Ctx, peer: Pid) {
+        ctx.link(&peer);
+    }
+
+    #[receive("root", Pid, Pid)]
+    fn root(&mut self, to: Pid, parents_root: Pid) -> Result<(), BoxError> {
+        let mine = paragram::main().pid().clone();
+        let same = mine == parents_root;
+        // Ending the child's own root must leave the parent's alone.
+        mine.terminate();
+        let ended = mine.wait_timeout(DEADLINE).is_some();
+        to.send(("root", (same, ended)))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    #[receive("panic")]
+    fn panic(&mut self) {
+        panic!("boom in the child");
+    }
+
+    #[receive("fail")]
+    fn fail(&mut self) -> Result<(), BoxError> {
+        Err("failed in the child".into())
+    }
+
+    #[receive("exit code", i32)]
+    fn exit_code(&mut self, code: i32) {
+        std::process::exit(code);
+    }
+
+    #[receive("abort")]
+    fn abort(&mut self) {
+        std::process::abort();
+    }
+
+    #[receive("hang")]
+    fn hang(&mut self) {
+        // Stands for a process stuck for good: an infinite loop.
+        let (_tx, rx) = mpsc::channel::<()>();
+        let _ = rx.recv();
+    }
+
+    #[receive("garbage", Vec<u8>)]
+    fn garbage(&mut self, bytes: Vec<u8>) -> Result<(), BoxError> {
+        // The connection is this process's stdin.
+        let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
+        UnixStream::from(fd).write_all(&bytes)?;
+        Ok(())
+    }
+}
+
+fn main() {
+    paragram::os_process::hook(|r| {
+        r.register::<Echo>();
+    });
+    if std::env::var_os("PARAGRAM_TEST_PARENT").is_some() {
+        parent_to_be_killed();
+    }
+    let args = Arguments::from_args();
+    let tests: Vec<(&str, Test)> = vec![
+        (
+            "os_process_messages_route_both_ways",
+            messages_route_both_ways,
+        ),
+        (
+            "os_process_child_pid_is_the_spawned_pid",
+            child_pid_is_the_spawned_pid,
+        ),
+        (
+            "os_process_terminate_is_queued_behind_messages",
+            terminate_is_queued_behind_messages,
+        ),
+        (
+            "os_process_handler_error_is_the_exit",
+            handler_error_is_the_exit,
+        ),
+        ("os_process_panic_is_the_exit", panic_is_the_exit),
+        (
+            "os_process_unhandled_message_ends_child",
+            unhandled_message_ends_child,
+        ),
+        (
+            "os_process_exit_code_names_the_code",
+            exit_code_names_the_code,
+        ),
+        ("os_process_abort_names_sigabrt", abort_names_sigabrt),
+        (
+            "os_process_kill_9_reaches_linked_process_fast",
+            kill_9_reaches_linked_process_fast,
+        ),
+        (
+            "os_process_unserializable_message_is_error_at_send",
+            unserializable_message_is_error_at_send,
+        ),
+        (
+            "os_process_send_to_dead_child_hands_message_back",
+            send_to_dead_child_hands_message_back,
+        ),
+        (
+            "os_process_spawn_link_child_failure_reaches_parent",
+            spawn_link_child_failure_reaches_parent,
+        ),
+        (
+            "os_process_parent_process_failure_reaches_child",
+            parent_process_failure_reaches_child,
+        ),
+        (
+            "os_process_child_links_to_parent_process",
+            child_links_to_parent_process,
+        ),
+        (
+            "os_process_child_cannot_take_over_parents_root",
+            child_cannot_take_over_parents_root,
+        ),
+        (
+            "os_process_root_end_terminates_unlinked_children",
+            root_end_terminates_unlinked_children,
+        ),
+        (
+            "os_process_parent_kill_9_ends_children_within_1s",
+            parent_kill_9_ends_children_within_1s,
+        ),
+        (
+            "os_process_bad_frames_end_only_that_process",
+            bad_frames_end_only_that_process,
+        ),
+        (
+            "os_process_no_zombies_after_children_end",
+            no_zombies_after_children_end,
+        ),
+        (
+            "os_process_unregistered_type_is_an_exit",
+            unregistered_type_is_an_exit,
+        ),
+    ];
+    let trials = tests
+        .into_iter()
+        .map(|(name, test)| Trial::test(name, test))
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn echo(tag: &str) -> Spawn {
+    Spawn::os_process(Echo { tag: tag.into() })
+}
+
+/// A process in this program that reports every `(String, Term)` message.
+fn collector(root: &Root) -> (Pid, Receiver<(String, Term)>) {
+    let (tx, rx) = mpsc::channel();
+    let pid = root
+        .spawn(move |ctx: &mut Ctx| {
+            ctx.receive(
+                pattern!(String, Term),
+                move |_, (tag, value): (String, Term)| {
+                    let _ = tx.send((tag, value));
+                },
+            )
+        })
+        .expect("spawn the collector");
+    (pid, rx)
+}
+
+/// A process in this program that reports the linked exits it traps.
+fn trapper(root: &Root) -> (Pid, Receiver<(Instant, Exit, Pid)>) {
+    let (tx, rx) = mpsc::channel();
+    let pid = root
+        .spawn(move |ctx: &mut Ctx| {
+            ctx.receive(pattern!(Exit, Pid), move |_, (exit, from): (Exit, Pid)| {
+                let _ = tx.send((Instant::now(), exit, from));
+            })
+        })
+        .expect("spawn the trapper");
+    (pid, rx)
+}
+
+fn recv<T>(rx: &Receiver<T>) -> Result<T, Failed> {
+    rx.recv_timeout(DEADLINE)
+        .map_err(|_| "expected a report before the deadline".into())
+}
+
+fn wait(pid: &Pid) -> Result<Exit, Failed> {
+    pid.wait_timeout(DEADLINE)
+        .ok_or_else(|| format!("{pid:?} did not end before the deadline").into())
+}
+
+fn check(ok: bool, what: impl Into<String>) -> Result<(), Failed> {
+    if ok { Ok(()) } else { Err(what.into().into()) }
+}
+
+fn os_pid(child: &Pid, root: &Root) -> Result<u32, Failed> {
+    let (collector, rx) = collector(root);
+    child.send(("os pid", &collector))?;
+    let (_, pid) = recv(&rx)?;
+    pid.into_value::<u32>()
+        .map_err(|t| format!("not a pid: {t:?}").into())
+}
+
+fn kill(signal: &str, pid: u32) -> Result<(), Failed> {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()?;
+    check(status.success(), "kill failed")
+}
+
+fn messages_route_both_ways() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(echo("echoed"))?;
+    let (collector, rx) = collector(&root);
+    for i in 0..100 {
+        child.send(("echo", &collector, (i, "text", vec![1.5, 2.5])))?;
+    }
+    for i in 0..100 {
+        let (tag, value) = recv(&rx)?;
+        check(tag == "echoed", "tag")?;
+        check(
+            format!("{value:?}") == format!("({i}, \"text\", [1.5, 2.5])"),
+            format!("{value:?}"),
+        )?;
+    }
+    child.terminate();
+    check(wait(&child)?.is_normal(), "normal end")
+}
+
+fn child_pid_is_the_spawned_pid() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(echo("x").name("echoer"))?;
+    let (collector, rx) = collector(&root);
+    child.send(("me", &collector))?;
+    let (_, me) = recv(&rx)?;
+    let me = me.into_value::<Pid>().map_err(|_| "not a pid")?;
+    check(me == child, format!("{me:?} is not {child:?}"))?;
+    check(
+        format!("{child:?}").starts_with("<#OsProcess: echoer ["),
+        format!("{child:?}"),
+    )?;
+    // The handle that came back works like the one spawn returned.
+    me.send(("echo", &collector, 7))?;
+    check(
+        recv(&rx)?.1 == Term::Int(7),
+        "echo through the returned pid",
+    )
+}
+
+fn terminate_is_queued_behind_messages() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    let (collector, rx) = collector(&root);
+    for i in 0..10 {
+        child.send(("echo", &collector, i))?;
+    }
+    child.terminate_with("enough");
+    let exit = wait(&child)?;
+    for i in 0..10 {
+        check(recv(&rx)?.1 == Term::Int(i), "every echo before the end")?;
+    }
+    check(exit.to_string() == "enough", exit.to_string())
+}
+
+fn handler_error_is_the_exit() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    child.send("fail")?;
+    let exit = wait(&child)?;
+    check(exit.to_string() == "failed in the child", exit.to_string())
+}
+
+fn panic_is_the_exit() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    child.send("panic")?;
+    let exit = wait(&child)?;
+    let panicked = exit.downcast_ref::<Panicked>().ok_or("not Panicked")?;
+    check(panicked.message == "boom in the child", exit.to_string())
+}
+
+fn unhandled_message_ends_child() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    child.send(2)?;
+    let exit = wait(&child)?;
+    check(
+        exit.to_string() == "unhandled message: (2,)",
+        exit.to_string(),
+    )
+}
+
+fn exit_code_names_the_code() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    child.send(("exit code", 3))?;
+    let exit = wait(&child)?;
+    check(
+        exit.downcast_ref::<OsProcessError>() == Some(&OsProcessError::Exited { code: 3 }),
+        exit.to_string(),
+    )?;
+    check(
+        exit.to_string() == "OS process exited with code 3",
+        exit.to_string(),
+    )
+}
+
+fn abort_names_sigabrt() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    child.send("abort")?;
+    let exit = wait(&child)?;
+    check(
+        exit.to_string() == "OS process killed by signal 6 (SIGABRT)",
+        exit.to_string(),
+    )
+}
+
+fn kill_9_reaches_linked_process_fast() -> Result<(), Failed> {
+    let root = Root::new();
+    let (trapper, exits) = trapper(&root);
+    let child = root.spawn(echo("e").link_to(&trapper))?;
+    let pid = os_pid(&child, &root)?;
+    let before = Instant::now();
+    kill("-9", pid)?;
+    let (at, exit, from) = recv(&exits)?;
+    let latency = at - before;
+    eprintln!("kill -9 of the child to linked exit: {latency:?}");
+    check(from == child, "from the child")?;
+    check(
+        exit.to_string() == "OS process killed by signal 9 (SIGKILL)",
+        exit.to_string(),
+    )?;
+    check(latency < Duration::from_millis(500), format!("{latency:?}"))?;
+    wait(&child)?;
+    check(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the child is reaped",
+    )
+}
+
+/// An opaque value: it has no serialized form.
+struct Secret;
+impl Opaque for Secret {}
+
+fn unserializable_message_is_error_at_send() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    let err = child.send(("echo", 1, Secret)).unwrap_err();
+    check(
+        err.reason() == SendFailure::Unserializable { element: 2 },
+        format!("{err:?}"),
+    )?;
+    check(err.to_string().contains("element 2"), err.to_string())?;
+    check(err.into_inner().len() == 3, "the message is handed back")?;
+    check(child.is_alive(), "the child lives on")?;
+    child.terminate();
+    wait(&child).map(drop)
+}
+
+fn send_to_dead_child_hands_message_back() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    child.terminate();
+    wait(&child)?;
+    let err = child.send(("hello", 1)).unwrap_err();
+    check(err.reason() == SendFailure::Ended, format!("{err:?}"))
+}
+
+fn spawn_link_child_failure_reaches_parent() -> Result<(), Failed> {
+    let root = Root::new();
+    let (tx, rx) = mpsc::channel();
+    let parent = root.spawn(move |ctx: &mut Ctx| -> Result<(), BoxError> {
+        let child = ctx.spawn_link(echo("e"))?;
+        child.send("panic").map_err(|e| e.to_string())?;
+        let _ = tx.send(child);
+        Ok(())
+    })?;
+    let child = recv(&rx)?;
+    let exit = wait(&parent)?;
+    let linked = exit.downcast_ref::<LinkedExit>().ok_or("not LinkedExit")?;
+    check(linked.peer == child, "the peer is the child")?;
+    check(
+        linked.cause.downcast_ref::<Panicked>().is_some(),
+        exit.to_string(),
+    )
+}
+
+fn parent_process_failure_reaches_child() -> Result<(), Failed> {
+    let root = Root::new();
+    let (tx, rx) = mpsc::channel();
+    let parent = root.spawn(move |ctx: &mut Ctx| -> Result<(), BoxError> {
+        let child = ctx.spawn_link(echo("e"))?;
+        let _ = tx.send(child);
+        ctx.receive(pattern!("fail"), |_, ()| -> Result<(), BoxError> {
+            Err("the parent failed".into())
+        })?;
+        Ok(())
+    })?;
+    let child = recv(&rx)?;
+    parent.send("fail")?;
+    let exit = wait(&child)?;
+    let linked = exit.downcast_ref::<paragram::os_process::RemoteError>();
+    check(linked.is_some(), format!("{exit:?}"))?;
+    check(
+        exit.to_string().contains("exited: the parent failed"),
+        exit.to_string(),
+    )
+}
+
+fn child_links_to_parent_process() -> Result<(), Failed> {
+    let root = Root::new();
+    let (trapper, exits) = trapper(&root);
+    let child = root.spawn(echo("e"))?;
+    child.send(("link", &trapper))?;
+    // The link is in place once an echo sent after it comes back.
+    let (collector, rx) = collector(&root);
+    child.send(("echo", &collector, 1))?;
+    recv(&rx)?;
+    child.send("fail")?;
+    let (_, exit, from) = recv(&exits)?;
+    check(from == child, "from the child")?;
+    check(exit.to_string() == "failed in the child", exit.to_string())?;
+    check(
+        exits.recv_timeout(Duration::from_millis(200)).is_err(),
+        "exactly one exit",
+    )
+}
+
+fn child_cannot_take_over_parents_root() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    let (collector, rx) = collector(&root);
+    child.send(("root", &collector, root.pid()))?;
+    let (_, value) = recv(&rx)?;
+    check(
+        format!("{value:?}") == "(false, true)",
+        format!("{value:?}"),
+    )?;
+    check(root.is_alive(), "the parent's root lives on")?;
+    child.terminate();
+    wait(&child).map(drop)
+}
+
+fn root_end_terminates_unlinked_children() -> Result<(), Failed> {
+    let root = Root::new();
+    let idle = root.spawn(echo("idle"))?;
+    let stuck = root.spawn(echo("stuck"))?;
+    let pids = [os_pid(&idle, &root)?, os_pid(&stuck, &root)?];
+    stuck.send("hang")?;
+    root.terminate();
+    wait(&root)?;
+    for child in [&idle, &stuck] {
+        let exit = wait(child)?;
+        check(
+            exit.downcast_ref::<OsProcessError>() == Some(&OsProcessError::RootEnded),
+            exit.to_string(),
+        )?;
+    }
+    for pid in pids {
+        check(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "reaped",
+        )?;
+    }
+    Ok(())
+}
+
+/// Helper mode: spawn a child, print its OS pid, wait to be killed.
+fn parent_to_be_killed() -> ! {
+    let root = Root::new();
+    let child = root.spawn(echo("orphan")).expect("spawn");
+    let pid = os_pid(&child, &root).expect("os pid");
+    println!("{pid}");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    std::process::exit(0);
+}
+
+fn parent_kill_9_ends_children_within_1s() -> Result<(), Failed> {
+    let mut parent = Command::new(std::env::current_exe()?)
+        .env("PARAGRAM_TEST_PARENT", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut stdout = BufReader::new(parent.stdout.take().ok_or("stdout")?);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = stdout.read_line(&mut line);
+        let _ = tx.send(line);
+        // EOF once every holder of the pipe, the orphan included, is gone.
+        let _ = stdout.read_to_end(&mut Vec::new());
+        let _ = tx.send(String::new());
+    });
+    let child: u32 = recv(&rx)?.trim().parse()?;
+    let before = Instant::now();
+    parent.kill()?;
+    parent.wait()?;
+    recv(&rx)?;
+    let latency = before.elapsed();
+    eprintln!("kill -9 of the parent to the child's exit: {latency:?} (child {child})");
+    check(latency < Duration::from_secs(1), format!("{latency:?}"))
+}
+
+fn bad_frames_end_only_that_process() -> Result<(), Failed> {
+    let root = Root::new();
+    let bystander = root.spawn(echo("bystander"))?;
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("huge length prefix", u32::MAX.to_le_bytes().to_vec()),
+        ("garbage", vec![5, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff]),
+        ("truncated", vec![200, 0, 0, 0, 1, 2, 3]),
+        ("unknown frame", vec![1, 0, 0, 0, 99]),
+    ];
+    for (what, bytes) in cases {
+        let child = root.spawn(echo("victim"))?;
+        child.send(("garbage", bytes))?;
+        if what == "truncated" {
+            // EOF mid-frame: the child exits after writing half a frame.
+            child.send(("exit code", 0))?;
+        }
+        let exit = wait(&child)?;
+        let text = exit.to_string();
+        check(text.contains("protocol error"), format!("{what}: {text}"))?;
+    }
+    let (collector, rx) = collector(&root);
+    bystander.send(("echo", &collector, 1))?;
+    check(recv(&rx)?.1 == Term::Int(1), "the bystander still answers")?;
+    Ok(())
+}
+
+fn zombies() -> usize {
+    let me = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // pid (comm) state ppid ...
+            let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+            let mut fields = after.split_whitespace();
+            let state = fields.next();
+            let ppid = fields.next();
+            state == Some("Z") && ppid == Some(me.as_str())
+        })
+        .count()
+}
+
+fn no_zombies_after_children_end() -> Result<(), Failed> {
+    let root = Root::new();
+    let mut children = Vec::new();
+    for how in ["terminate", "panic", "abort", "exit code", "kill"] {
+        let child = root.spawn(echo(how))?;
+        match how {
+            "terminate" => child.terminate(),
+            "exit code" => child.send(("exit code", 4))?,
+            "kill" => kill("-9", os_pid(&child, &root)?)?,
+            _ => child.send(how)?,
+        }
+        children.push(child);
+    }
+    for child in &children {
+        wait(child)?;
+    }
+    let count = zombies();
+    eprintln!("zombies after 5 children ended: {count}");
+    check(count == 0, format!("{count} zombies"))
+}
+
+fn unregistered_type_is_an_exit() -> Result<(), Failed> {
+    #[derive(Process, Serialize, Deserialize)]
+    struct Unregistered;
+    #[paragram::process]
+    impl Unregistered {}
+    let root = Root::new();
+    let child = root.spawn(Spawn::os_process(Unregistered))?;
+    let exit = wait(&child)?;
+    check(
+        exit.to_string().contains("is not registered"),
+        exit.to_string(),
+    )
+}
