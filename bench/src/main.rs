@@ -10,6 +10,11 @@
 //! Repetitions are interleaved: every repetition runs every peer once. W5
 //! (memory per idle process) and the idle-CPU check run in fresh child OS
 //! processes (this binary, re-executed with a hidden subcommand).
+//!
+//! "paragram os-process" runs W1's pong and W2's counter as paragram
+//! OS-process children (this binary, entered through the hook at the top of
+//! `main`); "raw pipe (floor)" moves the same frames over the same kind of
+//! socket to a child running a bare loop (the hidden `__raw_floor`).
 
 mod actix_peer;
 mod alloc;
@@ -17,11 +22,14 @@ mod chan;
 mod common;
 mod erlang_peer;
 mod kameo_peer;
+mod os_peer;
 mod paragram_peer;
 mod producers;
 mod ractor_peer;
+mod raw_pipe;
 mod report;
 mod rss;
+mod side;
 mod threads_peer;
 mod tokio_peer;
 
@@ -229,17 +237,35 @@ fn peers() -> Vec<Peer> {
             run: actix_peer::run,
             w5: actix_peer::w5,
         },
+        Peer {
+            name: OS_PEER,
+            run: os_peer::run,
+            w5: os_peer::w5,
+        },
+        Peer {
+            name: FLOOR_PEER,
+            run: raw_pipe::run,
+            w5: raw_pipe::w5,
+        },
     ]
 }
 
+/// The OS-process peer and its floor (W1 and W2 only).
+pub const OS_PEER: &str = "paragram os-process";
+pub const FLOOR_PEER: &str = "raw pipe (floor)";
+
 const HIDDEN_W5: &str = "__w5";
-const HIDDEN_IDLE: &str = "__idle";
+pub const HIDDEN_IDLE: &str = "__idle";
 
 fn main() {
+    // First thing: in an OS-process child (W1's pong, W2's counter of the
+    // "paragram os-process" peer) this runs the process and exits.
+    paragram::os_process::hook(os_peer::register);
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some(HIDDEN_W5) => return child_w5(&args[1..]),
-        Some(HIDDEN_IDLE) => return child_idle(&args[1..]),
+        Some(HIDDEN_IDLE) => return side::child_idle(&args[1..]),
+        Some(raw_pipe::HIDDEN) => return raw_pipe::child(&args[1..]),
         _ => {}
     }
     let mut cfg = Cfg::full();
@@ -261,7 +287,7 @@ fn main() {
             "--peers" => only = it.next().map(|p| p.split(',').map(str::to_owned).collect()),
             "-h" | "--help" => {
                 println!(
-                    "usage: paragram-bench [--quick] [--reps N] [--peers paragram,flume,crossbeam,ractor,kameo,actix,erlang] [--workloads W1,..,W6]"
+                    "usage: paragram-bench [--quick] [--reps N] [--peers paragram,flume,crossbeam,ractor,kameo,actix,\"paragram os-process\",\"raw pipe (floor)\",erlang] [--workloads W1,..,W6]"
                 );
                 return;
             }
@@ -338,8 +364,8 @@ fn main() {
     // Allocation counts and idle CPU: separate passes, not timed.
     let mut extra = String::new();
     if wanted("paragram") {
-        extra += &allocation_report(&cfg);
-        extra += &idle_report(&cfg);
+        extra += &side::allocation_report(&cfg);
+        extra += &side::idle_report(&cfg);
     }
     let elapsed = started.elapsed();
 
@@ -436,96 +462,4 @@ pub fn rss_per_process(n: usize, spawn: impl FnOnce() -> Result<(), Skip>) -> Re
     spawn()?;
     let after = rss::vm_rss_kib();
     Ok(after.saturating_sub(before) as f64 / n as f64)
-}
-
-// ------------------------------------------------------ allocations, idle CPU
-
-fn allocation_report(cfg: &Cfg) -> String {
-    let mut s = String::from(
-        "Allocations per message sent and handled (counting allocator, separate untimed pass):\n\n",
-    );
-    s += "| peer | W1 allocs/message | W2 allocs/message |\n|---|---:|---:|\n";
-    for (name, f) in [
-        (
-            "paragram",
-            paragram_peer::count_allocs as fn(W, &Cfg) -> Result<(u64, u64), Skip>,
-        ),
-        ("flume", threads_peer::count_allocs::<Flume>),
-    ] {
-        let mut row = format!("| {name} |");
-        for w in [W::W1, W::W2] {
-            match f(w, cfg) {
-                Ok((allocs, messages)) => {
-                    row += &format!(
-                        " {:.2} ({allocs} / {messages}) |",
-                        allocs as f64 / messages as f64
-                    )
-                }
-                Err(_) => row += " failed |",
-            }
-        }
-        s += &row;
-        s.push('\n');
-    }
-    s += "\n(W1 counts both directions: 2 messages per round trip.)\n\n";
-    s
-}
-
-fn idle_report(cfg: &Cfg) -> String {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return format!("Idle CPU: failed ({e})\n\n"),
-    };
-    let mut cmd = Command::new(exe);
-    cmd.args([HIDDEN_IDLE.to_owned(), cfg.idle.to_string()]);
-    match run_with_deadline(&mut cmd, Duration::from_secs(60)) {
-        Ok(out) => {
-            let stat = parse_figure(&out, "IDLE_STAT").ok();
-            let sched = parse_figure(&out, "IDLE_SCHED").ok();
-            let verdict = match sched.or(stat) {
-                Some(p) if p < 1.0 => "PASS (< 1% of one core)",
-                Some(_) => "FAIL (>= 1% of one core)",
-                None => "unknown",
-            };
-            format!(
-                "Idle CPU, {} idle paragram processes over 2 s, fresh OS process: \
-                 {} % of one core by /proc/self/stat utime+stime (10 ms ticks), \
-                 {} % by the sum of /proc/self/task/*/schedstat (ns, measuring thread excluded): {verdict}\n\n",
-                cfg.idle,
-                stat.map_or("?".into(), |p| format!("{p:.3}")),
-                sched.map_or("?".into(), |p| format!("{p:.4}")),
-            )
-        }
-        Err(Skip::Failed(why)) => format!("Idle CPU: failed ({why})\n\n"),
-        Err(Skip::NotApplicable) => String::new(),
-    }
-}
-
-fn child_idle(args: &[String]) {
-    let n: usize = args.first().and_then(|n| n.parse().ok()).unwrap_or(1_000);
-    let keep = match paragram_peer::spawn_idle(n, Instant::now() + Duration::from_secs(30)) {
-        Ok(keep) => keep,
-        Err(_) => {
-            println!("IDLE_STAT failed");
-            std::process::exit(0);
-        }
-    };
-    // Let start-up settle (spins end, threads park), then measure 2 s.
-    std::thread::sleep(Duration::from_millis(500));
-    let me = std::process::id();
-    let window = Duration::from_secs(2);
-    let (t0, s0, c0) = (Instant::now(), rss::task_cpu_ns(me), rss::cpu_ticks());
-    std::thread::sleep(window);
-    let (c1, s1, t1) = (rss::cpu_ticks(), rss::task_cpu_ns(me), Instant::now());
-    let wall = (t1 - t0).as_secs_f64();
-    // Linux reports /proc/self/stat times in USER_HZ = 100 ticks a second.
-    println!("IDLE_STAT {}", (c1 - c0) as f64 / 100.0 / wall * 100.0);
-    if let (Some(s0), Some(s1)) = (s0, s1) {
-        println!(
-            "IDLE_SCHED {}",
-            s1.saturating_sub(s0) as f64 / 1e9 / wall * 100.0
-        );
-    }
-    drop(keep);
-    std::process::exit(0);
 }

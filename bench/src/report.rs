@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::{Cfg, W};
+use crate::{Cfg, FLOOR_PEER, OS_PEER, W};
 
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -83,6 +83,33 @@ pub fn report(
         if ratio.is_empty() { "-".into() } else { ratio }
     };
     table(&mut s, names, |w| w.to_string(), ratio);
+    if names.contains(&OS_PEER) && names.contains(&FLOOR_PEER) {
+        let _ = writeln!(
+            s,
+            "\nOS processes, {OS_PEER} / {FLOOR_PEER} (cost over the bare frames on the same socket; \
+             W1 time per round trip, W2 the floor's rate over paragram's, so above 1 is slower for both):\n"
+        );
+        let _ = writeln!(
+            s,
+            "| workload | {OS_PEER} | {FLOOR_PEER} | ratio |\n|---|---:|---:|---:|"
+        );
+        for w in [W::W1, W::W2] {
+            if let (Some(os), Some(floor)) = (med(OS_PEER, w), med(FLOOR_PEER, w)) {
+                let slower = if w.higher_is_better() {
+                    floor / os
+                } else {
+                    os / floor
+                };
+                let _ = writeln!(
+                    s,
+                    "| {w} {} | {} | {} | {slower:.2}x |",
+                    w.unit(),
+                    fmt_num(os),
+                    fmt_num(floor)
+                );
+            }
+        }
+    }
     let _ = writeln!(s, "\n## Per workload: median / min / max\n");
     for w in W::ALL {
         let better = if w.higher_is_better() {
@@ -140,6 +167,11 @@ pub fn report(
          - kameo: tokio multi-thread runtime, unbounded mailboxes; W4 uses links and kill(); W3 uses stop_gracefully().\n\
          - actix: one System thread per workload (producers in W2/W6 are std threads using do_send).\n\
          - W2/W6: the clock stops when the receiving process has handled the last message.\n\
+         - paragram os-process: W1's pong and W2's counter are `#[derive(Process)]` + serde structs spawned \
+         with `Spawn::os_process` (a child OS process, one Unix socket); ping, producers and the clock stay in the bench. \
+         raw pipe (floor): the same postcard `Deliver` frames, 4-byte length prefix, over a socket pair that is a \
+         re-executed child's stdin, answered by a bare echo (W1) or count (W2, producers batching 64 KiB per write) loop. \
+         Both measure W1 and W2 only.\n\
          - W5: each peer in a fresh OS process (VmRSS after - before) / processes; thread peers use the default 2 MiB stack (RSS counts touched pages only)."
     );
     s
