@@ -16,13 +16,16 @@ use crate::term::{Bytes, IntoTerm, Opaque, Term, for_each_tuple, write_tuple};
 /// the empty message and `pid.send(((1, 2),))` a 1-element message whose
 /// element is a tuple.
 ///
-/// Messages of up to two elements are stored inline: sending one allocates
-/// nothing beyond what its elements own.
+/// A message of one element is stored inline: sending it allocates nothing
+/// beyond what the element owns. A longer message takes one allocation for
+/// its elements; keeping the inline part to one element keeps every queued
+/// message small (48 bytes), which measured faster under load than two
+/// elements inline (80 bytes).
 #[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Message(Terms);
 
-/// A message's elements: inline up to two.
-pub(crate) type Terms = SmallVec<[Term; 2]>;
+/// A message's elements: one inline.
+pub(crate) type Terms = SmallVec<[Term; 1]>;
 
 impl Message {
     /// The message made of `terms`.
@@ -39,8 +42,8 @@ impl Message {
         &self.0
     }
 
-    /// The message's elements, by value, in a `Vec` (which a message of up
-    /// to two elements allocates; iterate the message to avoid that).
+    /// The message's elements, by value, in a `Vec` (which a one-element
+    /// message allocates; iterate the message to avoid that).
     pub fn into_terms(self) -> Vec<Term> {
         self.0.into_vec()
     }
@@ -67,7 +70,7 @@ impl IntoIterator for Message {
 }
 
 /// The elements of a [`Message`], by value.
-pub struct IntoIter(smallvec::IntoIter<[Term; 2]>);
+pub struct IntoIter(smallvec::IntoIter<[Term; 1]>);
 
 impl Iterator for IntoIter {
     type Item = Term;

@@ -284,7 +284,7 @@ impl Pattern {
     }
 
     /// The terms a matching message binds, depth first, left to right,
-    /// moved out of it, as a tuple (up to two bindings allocate nothing).
+    /// moved out of it, as a tuple (one binding allocates nothing).
     /// For a message that does not match, the result is unspecified (but no
     /// panic).
     pub fn bind(&self, message: Message) -> Message {
