@@ -365,6 +365,7 @@ fn main() {
     let mut extra = String::new();
     if wanted("paragram") {
         extra += &side::allocation_report(&cfg);
+        extra += &side::dispatch_report(&cfg);
         extra += &side::idle_report(&cfg);
     }
     let elapsed = started.elapsed();

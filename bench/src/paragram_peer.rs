@@ -4,11 +4,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
-use paragram::{Ctx, Elem, Pattern, Pid, Root, SpawnError, pattern};
+use paragram::{Ctx, Elem, Pattern, Pid, Root, Spawn, SpawnError, pattern};
 
 use crate::common::{self, Counted, Tally, Timed, Workloads, left};
 use crate::producers::{self, Producers};
-use crate::{Cfg, OrFail, Res, Skip, W, recv_n};
+use crate::{Cfg, OrFail, Res, Skip, W, ns_per, recv_n};
 
 /// Runtime receivers (`ctx.receive`).
 struct Receivers;
@@ -279,7 +279,7 @@ fn w6_runtime(n: u64, deadline: Instant) -> Timed {
 /// The 10-receiver process of W6 in compiled form: the same patterns as
 /// `w6_runtime`, turned by the macros into one static `match`.
 #[derive(paragram::Process)]
-struct TenReceivers(Tally<mpsc::Sender<()>>);
+struct TenReceivers(Tally<mpsc::Sender<()>>, Option<mpsc::Receiver<()>>);
 
 #[paragram::process]
 impl TenReceivers {
@@ -304,6 +304,13 @@ impl TenReceivers {
     #[receive("r10", u64)]
     fn r10(&mut self, _x: u64) {
         self.0.count();
+    }
+    /// Holds the process until the mailbox is filled (dispatch-only runs).
+    #[receive("gate")]
+    fn gate(&mut self) {
+        if let Some(gate) = self.1.take() {
+            let _ = gate.recv();
+        }
     }
 }
 
@@ -408,12 +415,68 @@ fn w6_derived(n: u64, deadline: Instant) -> Timed {
     let root = Root::new();
     let (done, done_rx) = mpsc::channel();
     let sink = root
-        .spawn(TenReceivers(Tally::new(n, done)))
+        .spawn(TenReceivers(Tally::new(n, done), None))
         .or_fail("spawn 10-receiver process")?;
     let start = Instant::now();
     for i in 0..n {
         sink.send(("r10", i)).or_fail("send")?;
     }
+    done_rx
+        .recv_timeout(left(deadline))
+        .or_fail("not every message handled")?;
+    let elapsed = start.elapsed();
+    sink.terminate();
+    wait_all(&[sink], deadline)?;
+    Ok(elapsed)
+}
+
+/// The cost of dispatch alone through the 10-receiver process of W6: the
+/// process is held at a gate while `n` messages are queued, then released;
+/// the time from release to the last message handled, per message. Runtime
+/// receivers against the compiled `match`, in ns per message.
+pub fn dispatch_only(n: u64, deadline: Instant) -> Result<(f64, f64), Skip> {
+    let runtime = gated(n, deadline, |done, gate| {
+        Spawn::new(move |ctx: &mut Ctx| {
+            for i in 1..=9 {
+                let pattern = Pattern::new(vec![Elem::lit(format!("r{i}")), Elem::of::<u64>()])?;
+                ctx.receive(pattern, |_, (_x,): (u64,)| {})?;
+            }
+            let mut tally = Tally::new(n, done);
+            ctx.receive(pattern!("r10", u64), move |_, (_x,): (u64,)| tally.count())?;
+            let mut gate = Some(gate);
+            ctx.receive(pattern!("gate"), move |_, ()| {
+                if let Some(gate) = gate.take() {
+                    let _ = gate.recv();
+                }
+            })?;
+            Ok::<(), paragram::BoxError>(())
+        })
+    })?;
+    let compiled = gated(n, deadline, |done, gate| {
+        Spawn::new(TenReceivers(Tally::new(n, done), Some(gate)))
+    })?;
+    Ok((ns_per(runtime, n), ns_per(compiled, n)))
+}
+
+/// Spawns what `make` builds, queues the gate and `n` messages behind it,
+/// opens the gate and times until the last one is handled.
+fn gated(
+    n: u64,
+    deadline: Instant,
+    make: impl FnOnce(mpsc::Sender<()>, mpsc::Receiver<()>) -> Spawn,
+) -> Timed {
+    let root = Root::new();
+    let (done, done_rx) = mpsc::channel();
+    let (open, gate) = mpsc::channel();
+    let sink = root
+        .spawn(make(done, gate))
+        .or_fail("spawn 10-receiver process")?;
+    sink.send("gate").or_fail("send")?;
+    for i in 0..n {
+        sink.send(("r10", i)).or_fail("send")?;
+    }
+    let start = Instant::now();
+    open.send(()).or_fail("open the gate")?;
     done_rx
         .recv_timeout(left(deadline))
         .or_fail("not every message handled")?;

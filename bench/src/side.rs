@@ -41,6 +41,33 @@ pub fn allocation_report(cfg: &Cfg) -> String {
     s
 }
 
+/// W6's dispatch alone, runtime receivers against compiled ones: medians
+/// of the run's repetitions.
+pub fn dispatch_report(cfg: &Cfg) -> String {
+    let deadline = Instant::now() + cfg.deadline;
+    let mut runtime = Vec::new();
+    let mut compiled = Vec::new();
+    for _ in 0..cfg.reps {
+        match paragram_peer::dispatch_only(cfg.w6, deadline) {
+            Ok((r, c)) => {
+                runtime.push(r);
+                compiled.push(c);
+            }
+            Err(_) => return "W6 dispatch only: failed\n\n".into(),
+        }
+    }
+    let (r, c) = (
+        crate::report::median(&runtime),
+        crate::report::median(&compiled),
+    );
+    format!(
+        "W6 dispatch only (the 10-receiver process held at a gate while {} messages queue, then timed from release to the last handled; median of {}): runtime receivers {r:.1} ns/message, compiled receivers {c:.1} ns/message, compiled / runtime {:.2}x.\n\n",
+        cfg.w6,
+        cfg.reps,
+        c / r
+    )
+}
+
 pub fn idle_report(cfg: &Cfg) -> String {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
