@@ -1,1 +1,22 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: waiting with a deadline.
+
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use paragram::{Exit, Pid};
+
+/// How long a test waits for anything before it fails.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// The next value on `rx`, failing the test after [`DEADLINE`].
+pub fn recv<T>(rx: &Receiver<T>) -> T {
+    rx.recv_timeout(DEADLINE)
+        .unwrap_or_else(|e| panic!("no report within {DEADLINE:?}: {e}"))
+}
+
+/// `pid`'s exit value, failing the test if it does not end within
+/// [`DEADLINE`].
+pub fn ended(pid: &Pid) -> Exit {
+    pid.wait_timeout(DEADLINE)
+        .unwrap_or_else(|| panic!("{pid:?} did not end within {DEADLINE:?}"))
+}

@@ -2,8 +2,9 @@
 //! every exit path, threads are joined, sends to the dead hand the message
 //! back, and one process's panic harms no other.
 
+use paragram_tests::{DEADLINE, ended, recv};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -11,8 +12,6 @@ use std::time::{Duration, Instant};
 use paragram::{BoxError, Ctx, Exit, LinkedExit, Opaque, Pid, Root, Term, pattern};
 
 /// How long any single blocking step may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(10);
-
 /// Messages queued behind the blocking one in each exit-path test.
 const QUEUED: usize = 100;
 
@@ -39,18 +38,6 @@ impl Drop for DropCounter {
 }
 
 impl Opaque for DropCounter {}
-
-/// `pid`'s exit value, failing the test if it does not end within [`DEADLINE`].
-fn ended(pid: &Pid) -> Exit {
-    pid.wait_timeout(DEADLINE)
-        .unwrap_or_else(|| panic!("{pid:?} did not end within {DEADLINE:?}"))
-}
-
-/// The next value on `rx`, failing the test after [`DEADLINE`].
-fn recv<T>(rx: &Receiver<T>) -> T {
-    rx.recv_timeout(DEADLINE)
-        .unwrap_or_else(|e| panic!("no report within {DEADLINE:?}: {e}"))
-}
 
 /// A process held inside its handler for `"block"` until the test opens
 /// the gate, so the test can queue messages behind it.

@@ -2,26 +2,14 @@
 //! processes: `#[derive(Process)]` and `#[paragram::process]` with
 //! `#[receive(...)]` methods compiled into one static `match`.
 
+use paragram_tests::{DEADLINE, ended, recv};
 use std::fmt;
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::time::Duration;
+use std::sync::mpsc::{self, Sender};
 
 use paragram::{
     BoxError, Ctx, Exit, IntoTerm, LinkedExit, Pid, Process, Root, Spawn, Term, UnhandledMessage,
     pattern,
 };
-
-const DEADLINE: Duration = Duration::from_secs(10);
-
-fn recv<T>(rx: &Receiver<T>) -> T {
-    rx.recv_timeout(DEADLINE)
-        .expect("expected a report before the deadline")
-}
-
-fn ended(pid: &Pid) -> Exit {
-    pid.wait_timeout(DEADLINE)
-        .expect("expected the process to end before the deadline")
-}
 
 #[derive(Debug)]
 struct Fault {

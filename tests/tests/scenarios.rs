@@ -1,10 +1,11 @@
 //! The original library's process scenarios, translated: closure processes
 //! with runtime receivers, spawning, links, exits and the root process.
 
+use paragram_tests::{DEADLINE, ended, recv};
 use std::collections::HashSet;
 use std::error::Error;
 use std::fmt;
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use paragram::{
@@ -13,8 +14,6 @@ use paragram::{
 };
 
 /// How long any single blocking step may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(10);
-
 /// A user error type, written by hand (no derive), to show that any
 /// `std::error::Error` survives as the exit value.
 #[derive(Debug)]
@@ -30,20 +29,21 @@ impl fmt::Display for Fault {
 
 impl Error for Fault {}
 
-/// The next value on `rx`, failing the test after [`DEADLINE`].
-fn recv<T>(rx: &Receiver<T>) -> T {
-    rx.recv_timeout(DEADLINE)
-        .unwrap_or_else(|e| panic!("no report within {DEADLINE:?}: {e}"))
-}
-
-/// `pid`'s exit value, failing the test if it does not end within [`DEADLINE`].
-fn ended(pid: &Pid) -> Exit {
-    pid.wait_timeout(DEADLINE)
-        .unwrap_or_else(|| panic!("{pid:?} did not end within {DEADLINE:?}"))
-}
-
 /// A process that stays alive, handling nothing, until told to end.
 fn idle(_: &mut Ctx) {}
+
+/// A parent process, spawned from `root`, with an idle child it spawned
+/// linked to itself.
+fn parent_with_linked_idle_child(root: &Root) -> (Pid, Pid) {
+    let (child_tx, child_rx) = mpsc::channel();
+    let parent = root
+        .spawn(move |ctx: &mut Ctx| -> Result<(), BoxError> {
+            child_tx.send(ctx.spawn_link(idle)?).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    (parent, recv(&child_rx))
+}
 
 /// A process that fails with `Fault { code }` when sent `"fail"`.
 fn fails_on_request(code: u32) -> impl FnOnce(&mut Ctx) -> Result<(), paragram::PatternError> {
@@ -242,14 +242,7 @@ fn normal_terminate_leaves_no_error() {
 #[test]
 fn terminate_with_a_reason_reaches_linked_processes_as_their_cause() {
     let root = Root::new();
-    let (child_tx, child_rx) = mpsc::channel();
-    let parent = root
-        .spawn(move |ctx: &mut Ctx| -> Result<(), BoxError> {
-            child_tx.send(ctx.spawn_link(idle)?).unwrap();
-            Ok(())
-        })
-        .unwrap();
-    let child = recv(&child_rx);
+    let (parent, child) = parent_with_linked_idle_child(&root);
 
     parent.terminate_with("fatality");
 
@@ -417,14 +410,7 @@ fn exit_is_sent_to_the_linked_process() {
 #[test]
 fn default_exit_handler_ends_the_linked_process() {
     let root = Root::new();
-    let (child_tx, child_rx) = mpsc::channel();
-    let parent = root
-        .spawn(move |ctx: &mut Ctx| -> Result<(), BoxError> {
-            child_tx.send(ctx.spawn_link(idle)?).unwrap();
-            Ok(())
-        })
-        .unwrap();
-    let child = recv(&child_rx);
+    let (parent, child) = parent_with_linked_idle_child(&root);
 
     child.terminate();
 
