@@ -37,16 +37,20 @@ const CLOSED: u64 = 1 << 1;
 /// waiting for an item.
 const SLEEPING: u64 = 1;
 
-/// How many times a receiver polls an empty queue before it parks. Waking a
+/// How many times a receiver polls an empty queue before it parks (under
+/// loom, a few: how long a receiver spins does not change the protocol, and
+/// every poll multiplies the interleavings to explore). Waking a
 /// parked thread from another core costs tens of microseconds; a short spin
 /// catches a reply that is already on its way.
-const SPINS: u32 = 256;
+const SPINS: u32 = if cfg!(loom) { 2 } else { 256 };
 
-/// How many times a receiver yields its core, polling between yields, once
-/// the spin is over and before it parks: a sender on the same core gets to
-/// run, and a stream of messages keeps the receiver awake instead of paying
-/// a wake-up (a system call for the sender) per message.
-const YIELDS: u32 = 32;
+/// How many times a warm receiver (one whose last wait ended within the
+/// spin) yields its core, polling between yields, once the spin is over and
+/// before it parks: a sender on the same core gets to run, and a stream of
+/// messages keeps the receiver awake instead of paying a wake-up (a system
+/// call for the sender) per message. An idle process parks after the spin
+/// and takes nothing from the others.
+const YIELDS: u32 = if cfg!(loom) { 2 } else { 32 };
 
 /// How many receives in a row must find an item waiting before the
 /// receiver takes the rest of the queue in one batch. Below it, items are
@@ -73,6 +77,9 @@ pub(crate) struct Inbox<T> {
     batch: VecDeque<T>,
     /// How many receives in a row found an item at once: a backlog.
     streak: u32,
+    /// Whether the last wait ended within the spin: items are flowing, so
+    /// the next wait yields a while before it parks.
+    warm: bool,
 }
 
 /// A new, open mailbox and its inbox.
@@ -88,6 +95,7 @@ pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
         rx,
         batch: VecDeque::new(),
         streak: 0,
+        warm: false,
     };
     (mailbox, inbox)
 }
@@ -102,7 +110,7 @@ impl<T> Mailbox<T> {
         }
         self.tx.send(item)?;
         fence(Ordering::SeqCst);
-        let state = self.gate.load(Ordering::Relaxed);
+        let state = self.gate.load(Ordering::SeqCst);
         if state & CLOSED != 0 {
             drop_all(std::iter::from_fn(|| self.sweeper.try_recv()));
         } else if state & SLEEPING != 0
@@ -160,16 +168,22 @@ impl<T> Inbox<T> {
         self.streak = 0;
         for _ in 0..SPINS {
             if let Some(item) = self.rx.try_recv() {
+                self.warm = true;
                 return item;
             }
             std::hint::spin_loop();
         }
-        for _ in 0..YIELDS {
-            yield_now();
-            if let Some(item) = self.rx.try_recv() {
-                return item;
+        if self.warm {
+            for _ in 0..YIELDS {
+                yield_now();
+                if let Some(item) = self.rx.try_recv() {
+                    return item;
+                }
             }
         }
+        // The wait outlasted the spin: until an item comes within a spin
+        // again, yielding is only CPU taken from others.
+        self.warm = false;
         mailbox.owner.get_or_init(current_thread);
         loop {
             mailbox.gate.fetch_or(SLEEPING, Ordering::SeqCst);
@@ -237,15 +251,25 @@ mod queue {
     }
 }
 
-/// The queue under the gate, as loom models it.
+/// The queue under the gate, as loom models it: a mutex around a
+/// `VecDeque`, plus an atomic count of what it holds. Loom does not let a
+/// mutex take part in the order of `SeqCst` fences, as a real lock word
+/// does (flume's lock is an atomic like any other); the count stands for
+/// that lock word, written inside the lock and read first by a receiver.
 #[cfg(loom)]
 mod queue {
     use std::collections::VecDeque;
 
+    use loom::sync::atomic::{AtomicUsize, Ordering};
     use loom::sync::{Arc, Mutex};
 
-    pub(crate) struct Sender<T>(Arc<Mutex<VecDeque<T>>>);
-    pub(crate) struct Receiver<T>(Arc<Mutex<VecDeque<T>>>);
+    struct Shared<T> {
+        items: Mutex<VecDeque<T>>,
+        len: AtomicUsize,
+    }
+
+    pub(crate) struct Sender<T>(Arc<Shared<T>>);
+    pub(crate) struct Receiver<T>(Arc<Shared<T>>);
 
     impl<T> Clone for Receiver<T> {
         fn clone(&self) -> Self {
@@ -254,32 +278,45 @@ mod queue {
     }
 
     pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
-        let queue = Arc::new(Mutex::new(VecDeque::new()));
-        (Sender(queue.clone()), Receiver(queue))
+        let shared = Arc::new(Shared {
+            items: Mutex::new(VecDeque::new()),
+            len: AtomicUsize::new(0),
+        });
+        (Sender(shared.clone()), Receiver(shared))
     }
 
     impl<T> Sender<T> {
         pub(crate) fn send(&self, item: T) -> Result<(), T> {
-            self.0.lock().unwrap().push_back(item);
+            let mut items = self.0.items.lock().unwrap();
+            items.push_back(item);
+            self.0.len.fetch_add(1, Ordering::SeqCst);
             Ok(())
         }
 
         pub(crate) fn len(&self) -> usize {
-            self.0.lock().unwrap().len()
+            self.0.len.load(Ordering::SeqCst)
         }
     }
 
     impl<T> Receiver<T> {
         pub(crate) fn try_recv(&self) -> Option<T> {
-            self.0.lock().unwrap().pop_front()
+            if self.0.len.load(Ordering::SeqCst) == 0 {
+                return None;
+            }
+            let mut items = self.0.items.lock().unwrap();
+            let item = items.pop_front()?;
+            self.0.len.fetch_sub(1, Ordering::SeqCst);
+            Some(item)
         }
 
         pub(crate) fn drain(&self) -> impl Iterator<Item = T> + '_ {
-            std::mem::take(&mut *self.0.lock().unwrap()).into_iter()
+            let mut items = self.0.items.lock().unwrap();
+            self.0.len.store(0, Ordering::SeqCst);
+            std::mem::take(&mut *items).into_iter()
         }
 
         pub(crate) fn is_empty(&self) -> bool {
-            self.0.lock().unwrap().is_empty()
+            self.0.len.load(Ordering::SeqCst) == 0
         }
     }
 }
@@ -333,22 +370,23 @@ mod model {
 
     /// The owner parks on an empty mailbox while two senders push: it is
     /// woken for every item and receives both (a lost wake-up would leave
-    /// loom with a thread parked forever, which it reports).
+    /// loom with a thread parked forever, which it reports). CI explores
+    /// up to 2 preemptions: from 3 on, loom 0.7 resumes a thread that an
+    /// `unpark` reaches while it waits on the model queue's mutex, then
+    /// fails its own assertion (loom issue 249), which is not a failure of
+    /// this protocol (std's `unpark` only leaves a token).
     #[test]
     fn parked_owner_is_woken_by_every_send() {
         loom::model(|| {
             let (mailbox, mut inbox) = mailbox::<u32>();
             let mailbox = Arc::new(mailbox);
-            let senders: Vec<_> = (0..2)
-                .map(|i| {
-                    let mailbox = mailbox.clone();
-                    thread::spawn(move || assert!(mailbox.push(i).is_ok()))
-                })
-                .collect();
-            let mut got = vec![inbox.recv(&mailbox), inbox.recv(&mailbox)];
-            for sender in senders {
-                sender.join().unwrap();
+            for i in 0..2 {
+                let mailbox = mailbox.clone();
+                // Not joined: loom waits for every thread at the end of the
+                // model, and a join would only add interleavings.
+                thread::spawn(move || assert!(mailbox.push(i).is_ok()));
             }
+            let mut got = vec![inbox.recv(&mailbox), inbox.recv(&mailbox)];
             got.sort_unstable();
             assert_eq!(got, vec![0, 1]);
         });
