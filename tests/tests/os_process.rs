@@ -35,6 +35,12 @@ impl Echo {
         Ok(())
     }
 
+    #[receive("relay", Pid, Pid, Term)]
+    fn relay(&mut self, to: Pid, reply: Pid, value: Term) -> Result<(), BoxError> {
+        to.send(("echo", reply, value)).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
     #[receive("me", Pid)]
     fn me(&mut self, ctx: &mut Ctx, to: Pid) -> Result<(), BoxError> {
         to.send(("me", ctx.me())).map_err(|e| e.to_string())?;
@@ -108,6 +114,9 @@ fn main() {
     if std::env::var_os("PARAGRAM_TEST_PARENT").is_some() {
         parent_to_be_killed();
     }
+    if std::env::var_os("PARAGRAM_TEST_THREAD_LIMIT").is_some() {
+        spawn_past_thread_limit();
+    }
     let args = Arguments::from_args();
     let tests: Vec<(&str, Test)> = vec![
         (
@@ -136,6 +145,26 @@ fn main() {
             exit_code_names_the_code,
         ),
         ("os_process_abort_names_sigabrt", abort_names_sigabrt),
+        (
+            "os_process_sigsegv_reaches_linked_process",
+            sigsegv_reaches_linked_process,
+        ),
+        (
+            "os_process_sibling_pid_can_be_sent_to",
+            sibling_pid_can_be_sent_to,
+        ),
+        (
+            "os_process_parent_pid_passes_from_child_to_sibling",
+            parent_pid_passes_from_child_to_sibling,
+        ),
+        (
+            "os_process_sibling_link_carries_exits_both_ways",
+            sibling_link_carries_exits_both_ways,
+        ),
+        (
+            "os_process_connection_threads_count_against_thread_limit",
+            connection_threads_count_against_thread_limit,
+        ),
         (
             "os_process_kill_9_reaches_linked_process_fast",
             kill_9_reaches_linked_process_fast,
@@ -362,6 +391,50 @@ fn abort_names_sigabrt() -> Result<(), Failed> {
     )
 }
 
+fn sigsegv_reaches_linked_process() -> Result<(), Failed> {
+    let root = Root::new();
+    let (trapper, exits) = trapper(&root);
+    let child = root.spawn(echo("e").link_to(&trapper))?;
+    let pid = os_pid(&child, &root)?;
+    // std's stack-overflow handler takes the first SIGSEGV a Rust program
+    // gets and, finding no guard-page fault, puts back the default action
+    // and returns (a real fault would strike again; a sent signal does
+    // not). So the signal is sent until it lands with the default action:
+    // twice, or a third time if the second arrived before the first was
+    // handled. The assertion does not depend on the timing.
+    let deadline = Instant::now() + DEADLINE;
+    let mut sent = 0;
+    let (exit, from) = loop {
+        check(Instant::now() < deadline, "the child outlived SIGSEGV")?;
+        // Only to a child not yet reaped (its pid still its own); a kill
+        // that loses the race with the reaping fails harmlessly.
+        if child.is_alive() {
+            let _ = Command::new("kill")
+                .args(["-SEGV", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status()?;
+            sent += 1;
+        }
+        if let Ok((_, exit, from)) = exits.recv_timeout(Duration::from_millis(100)) {
+            break (exit, from);
+        }
+    };
+    eprintln!("SIGSEGV sent {sent} times");
+    check(from == child, "from the child")?;
+    check(
+        exit.downcast_ref::<OsProcessError>()
+            == Some(&OsProcessError::Signaled {
+                signal: 11,
+                name: "SIGSEGV",
+            }),
+        format!("{exit:?}"),
+    )?;
+    check(
+        exit.to_string() == "OS process killed by signal 11 (SIGSEGV)",
+        exit.to_string(),
+    )
+}
+
 fn kill_9_reaches_linked_process_fast() -> Result<(), Failed> {
     let root = Root::new();
     let (trapper, exits) = trapper(&root);
@@ -471,6 +544,168 @@ fn child_links_to_parent_process() -> Result<(), Failed> {
         exits.recv_timeout(Duration::from_millis(200)).is_err(),
         "exactly one exit",
     )
+}
+
+fn sibling_pid_can_be_sent_to() -> Result<(), Failed> {
+    let root = Root::new();
+    let a = root.spawn(echo("a"))?;
+    let b = root.spawn(echo("b"))?;
+    let (collector, rx) = collector(&root);
+    // The Pid spawn returned, passed on to the second child.
+    b.send(("relay", &a, &collector, 5))?;
+    let (tag, value) = recv(&rx)?;
+    check(
+        tag == "a" && value == Term::Int(5),
+        format!("{tag} {value:?}"),
+    )?;
+    // The first child's own Pid, as it sent it, passed on the same way.
+    a.send(("me", &collector))?;
+    let me = recv(&rx)?.1.into_value::<Pid>().map_err(|_| "not a pid")?;
+    check(me == a, "the child's own pid is the spawned pid")?;
+    b.send(("relay", &me, &collector, 6))?;
+    let (tag, value) = recv(&rx)?;
+    check(
+        tag == "a" && value == Term::Int(6),
+        format!("{tag} {value:?}"),
+    )?;
+    for child in [&a, &b] {
+        child.terminate();
+        check(wait(child)?.is_normal(), "normal end")?;
+    }
+    Ok(())
+}
+
+fn parent_pid_passes_from_child_to_sibling() -> Result<(), Failed> {
+    let root = Root::new();
+    let a = root.spawn(echo("a"))?;
+    let b = root.spawn(echo("b"))?;
+    let (collector, rx) = collector(&root);
+    // The collector's Pid goes to the first child, which hands it to the
+    // second in a message; the second answers the collector.
+    a.send(("relay", &b, &collector, 7))?;
+    let (tag, value) = recv(&rx)?;
+    check(
+        tag == "b" && value == Term::Int(7),
+        format!("{tag} {value:?}"),
+    )?;
+    // And back: the second child hands it to the first.
+    b.send(("relay", &a, &collector, 8))?;
+    let (tag, value) = recv(&rx)?;
+    check(
+        tag == "a" && value == Term::Int(8),
+        format!("{tag} {value:?}"),
+    )
+}
+
+fn sibling_link_carries_exits_both_ways() -> Result<(), Failed> {
+    for linker_fails in [false, true] {
+        let root = Root::new();
+        let (trapper, exits) = trapper(&root);
+        let a = root.spawn(echo("a").link_to(&trapper))?;
+        let b = root.spawn(echo("b").link_to(&trapper))?;
+        a.send(("link", &b))?;
+        // The link is in place in both children once an echo sent after
+        // it comes back: the parent passes it on to the second child
+        // before it reads the echo.
+        let (collector, rx) = collector(&root);
+        a.send(("echo", &collector, 1))?;
+        recv(&rx)?;
+        let (failing, other) = if linker_fails { (&a, &b) } else { (&b, &a) };
+        failing.send("fail")?;
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let (_, exit, from) = recv(&exits)?;
+            seen.push((from, exit.to_string()));
+        }
+        let failed = seen.iter().find(|(from, _)| from == failing);
+        check(
+            failed.is_some_and(|(_, text)| text == "failed in the child"),
+            format!("{linker_fails}: {seen:?}"),
+        )?;
+        let linked = seen.iter().find(|(from, _)| from == other);
+        check(
+            linked.is_some_and(|(_, text)| text.contains("failed in the child")),
+            format!("{linker_fails}: {seen:?}"),
+        )?;
+        check(
+            exits.recv_timeout(Duration::from_millis(200)).is_err(),
+            "exactly one exit each",
+        )?;
+    }
+    Ok(())
+}
+
+/// Helper mode (`PARAGRAM_MAX_THREADS=16`): spawns OS processes until the
+/// thread limit refuses one; prints how many started, or fails.
+fn spawn_past_thread_limit() -> ! {
+    let result = (|| -> Result<usize, Failed> {
+        let root = Root::new();
+        let (collector, rx) = collector(&root);
+        let mut children = Vec::new();
+        let refusal = loop {
+            match root.spawn(echo("n")) {
+                Ok(child) => children.push(child),
+                Err(error) => break error,
+            }
+            check(children.len() <= 16, "no refusal")?;
+        };
+        check(
+            matches!(refusal, paragram::SpawnError::ThreadLimit { limit: 16 }),
+            refusal.to_string(),
+        )?;
+        for (i, child) in children.iter().enumerate() {
+            child.send(("echo", &collector, i))?;
+            check(recv(&rx)?.1 == Term::Int(i as i128), "every child answers")?;
+        }
+        let first = children.remove(0);
+        first.terminate();
+        wait(&first)?;
+        let again = root.spawn(echo("again"))?;
+        again.send(("echo", &collector, 99))?;
+        check(
+            recv(&rx)?.1 == Term::Int(99),
+            "a spawn works after one ends",
+        )?;
+        Ok(children.len() + 1)
+    })();
+    match result {
+        Ok(count) => {
+            println!("{count}");
+            std::process::exit(0);
+        }
+        Err(failed) => {
+            eprintln!("{failed:?}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn connection_threads_count_against_thread_limit() -> Result<(), Failed> {
+    let mut helper = Command::new(std::env::current_exe()?)
+        .env("PARAGRAM_TEST_THREAD_LIMIT", "1")
+        .env("PARAGRAM_MAX_THREADS", "16")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdout = helper.stdout.take().ok_or("stdout")?;
+    let mut stderr = helper.stderr.take().ok_or("stderr")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut out, mut err) = (String::new(), String::new());
+        let _ = stdout.read_to_string(&mut out);
+        let _ = stderr.read_to_string(&mut err);
+        let _ = tx.send((out, err));
+    });
+    let Ok((out, err)) = rx.recv_timeout(DEADLINE) else {
+        let _ = helper.kill();
+        let _ = helper.wait();
+        return Err("the helper hangs".into());
+    };
+    let status = helper.wait()?;
+    check(status.success(), format!("{status}: {err}"))?;
+    // The root and the collector take 2 of the 16 places; each child its
+    // reader, watcher and proxy: 3.
+    check(out.trim() == "4", format!("{out} children"))
 }
 
 fn child_cannot_take_over_parents_root() -> Result<(), Failed> {

@@ -57,11 +57,13 @@ fn soft_limit(limits: &str, name: &str) -> Option<usize> {
     line[name.len()..].split_whitespace().next()?.parse().ok()
 }
 
-/// A place among the running threads, given back when dropped.
-struct Slot;
+/// A place among the running threads, given back when dropped. The
+/// OS-process kind's connection threads take one each too.
+pub(crate) struct Slot;
 
 impl Slot {
-    fn take() -> Result<Slot, SpawnError> {
+    /// A place, or [`SpawnError::ThreadLimit`] if every place is taken.
+    pub(crate) fn take() -> Result<Slot, SpawnError> {
         let limit = thread_limit();
         let taken = RUNNING.fetch_add(1, Ordering::SeqCst);
         if taken >= limit {

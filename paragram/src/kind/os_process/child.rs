@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::CHILD_ENV;
 use super::conn::{Conn, Side};
+use crate::kind::thread::Slot;
 use crate::process::Process;
 use crate::spawn::{self, Spawn};
 use crate::wire::{Frame, WireExit, encode_frame, read_frame};
@@ -90,12 +91,16 @@ fn run(registry: &Registry) -> i32 {
         Ok(process) => process,
         Err(message) => return fail(&socket, message),
     };
-    let conn = match Conn::new(
-        Side::Child,
-        std::process::id(),
-        std::os::unix::process::parent_id(),
-        socket,
-    ) {
+    let conn = Slot::take().and_then(|slot| {
+        Conn::new(
+            Side::Child,
+            std::process::id(),
+            std::os::unix::process::parent_id(),
+            socket,
+            slot,
+        )
+    });
+    let conn = match conn {
         Ok(conn) => conn,
         Err(error) => return fail_conn(error),
     };
@@ -111,9 +116,16 @@ fn run(registry: &Registry) -> i32 {
         Err(error) => return fail_conn(error),
     }
     let reader = conn.clone();
+    let slot = match Slot::take() {
+        Ok(slot) => slot,
+        Err(error) => return fail_conn(error),
+    };
     if let Err(error) = std::thread::Builder::new()
         .name("os-reader".into())
-        .spawn(move || reader.run_child())
+        .spawn(move || {
+            let _slot = slot;
+            reader.run_child();
+        })
     {
         return fail_conn(error);
     }

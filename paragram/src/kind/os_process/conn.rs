@@ -4,23 +4,26 @@
 //! into local sends, links and ends.
 
 use std::collections::HashMap;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::thread::JoinHandle;
 
 use super::{OsProcessError, Remote};
 use crate::exit::Exit;
+use crate::kind::thread::Slot;
 use crate::link;
 use crate::mailbox::{Inbox, mailbox};
 use crate::pid::{Core, Pid, lock};
 use crate::runner::Envelope;
-use crate::spawn::next_id;
+use crate::spawn::{SpawnError, next_id};
 use crate::wire::{
-    Frame, WireError, WireExit, WirePid, encode_frame, flatten, read_frame, unflatten,
+    Frame, FrameReader, Incoming, WireError, WireExit, WirePid, decode_incoming, encode_deliver,
+    encode_frame,
 };
 
 /// Which end of the connection this is.
@@ -53,6 +56,8 @@ pub(crate) struct Conn {
     main_count: AtomicU64,
     /// Tells exports' ends to the peer.
     watcher: OnceLock<Arc<Core>>,
+    /// The watcher's thread, joined by the parent's reader at the end.
+    watcher_thread: Mutex<Option<JoinHandle<()>>>,
     /// Child side: told when the main process has ended or the parent gone.
     done: Mutex<Option<Sender<()>>>,
     closed: AtomicBool,
@@ -61,12 +66,14 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// A connection over `socket`; its watcher thread takes `slot`.
     pub(crate) fn new(
         side: Side,
         node: u32,
         peer: u32,
         socket: UnixStream,
-    ) -> std::io::Result<Arc<Conn>> {
+        slot: Slot,
+    ) -> Result<Arc<Conn>, SpawnError> {
         let out = socket.try_clone()?;
         let conn = Arc::new(Conn {
             side,
@@ -79,6 +86,7 @@ impl Conn {
             main: OnceLock::new(),
             main_count: AtomicU64::new(0),
             watcher: OnceLock::new(),
+            watcher_thread: Mutex::new(None),
             done: Mutex::new(None),
             closed: AtomicBool::new(false),
             killed: AtomicBool::new(false),
@@ -92,9 +100,13 @@ impl Conn {
         ));
         let _ = conn.watcher.set(watcher.clone());
         let driver = conn.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("os-watcher".into())
-            .spawn(move || driver.watch_exports(watcher, inbox))?;
+            .spawn(move || {
+                let _slot = slot;
+                driver.watch_exports(watcher, inbox);
+            })?;
+        *lock(&conn.watcher_thread) = Some(handle);
         Ok(conn)
     }
 
@@ -195,10 +207,12 @@ impl Conn {
             _ => "Remote",
         };
         let exit = pid.exit.map(WireExit::into_exit);
-        Ok(self.proxy(pid.id, pid.name, kind, exit, None)?)
+        self.proxy(pid.id, pid.name, kind, exit, None, None)
+            .map_err(WireError::Proxy)
     }
 
-    /// The proxy of the peer's process `id`, started if there is none.
+    /// The proxy of the peer's process `id`, started if there is none; its
+    /// driver thread takes `slot`, or a place of its own.
     pub(crate) fn proxy(
         self: &Arc<Self>,
         id: u64,
@@ -206,11 +220,16 @@ impl Conn {
         kind: &'static str,
         exit: Option<Exit>,
         owner: Option<u64>,
-    ) -> std::io::Result<Pid> {
+        slot: Option<Slot>,
+    ) -> Result<Pid, SpawnError> {
         let mut imports = lock(&self.imports);
         if let Some(core) = imports.get(&id).and_then(Weak::upgrade) {
             return Ok(Pid::from_core(core));
         }
+        let slot = match slot {
+            Some(slot) => slot,
+            None => Slot::take()?,
+        };
         let (mailbox, inbox) = mailbox();
         let core = Arc::new(Core::new(next_id(), name, kind, mailbox));
         let remote = Remote {
@@ -225,7 +244,7 @@ impl Conn {
         let driver = core.clone();
         std::thread::Builder::new()
             .name(format!("{}-proxy", core.name))
-            .spawn(move || drive(driver, inbox))?;
+            .spawn(move || drive(driver, inbox, slot))?;
         imports.insert(id, Arc::downgrade(&core));
         Ok(pid)
     }
@@ -255,12 +274,28 @@ impl Conn {
         }
     }
 
-    /// Reads frames until EOF or a bad frame.
+    /// Reads frames until EOF or a bad frame. Messages go straight from
+    /// the frame's bytes into terms; the target of the last message is
+    /// kept for the next (any other frame forgets it).
     fn read_frames(self: &Arc<Self>) -> Result<(), WireError> {
-        let mut reader = BufReader::new(&self.socket);
-        let mut buf = Vec::new();
-        while let Some(frame) = read_frame(&mut reader, &mut buf)? {
-            self.handle(frame)?;
+        let mut reader = FrameReader::new(&self.socket);
+        let mut last: Option<(u64, Pid)> = None;
+        while let Some(body) = reader.next()? {
+            match decode_incoming(body, &mut |pid| self.local_pid(pid))? {
+                Incoming::Deliver { to, message } => {
+                    let target = match last.take() {
+                        Some((id, pid)) if id == to => pid,
+                        _ => self.export(to)?,
+                    };
+                    // A process that has ended drops what is sent to it.
+                    let _ = target.send(message);
+                    last = Some((to, target));
+                }
+                Incoming::Other(frame) => {
+                    last = None;
+                    self.handle(frame)?;
+                }
+            }
         }
         Ok(())
     }
@@ -274,12 +309,6 @@ impl Conn {
 
     fn handle(self: &Arc<Self>, frame: Frame) -> Result<(), WireError> {
         match frame {
-            Frame::Deliver { to, message } => {
-                let target = self.export(to)?;
-                let message = unflatten(message, &mut |pid| self.local_pid(pid))?;
-                // A process that has ended drops what is sent to it.
-                let _ = target.send(message);
-            }
             Frame::Terminate { to, exit } => {
                 let target = self.export(to)?;
                 let _ = target
@@ -292,11 +321,15 @@ impl Conn {
                 let local = self.export(local)?;
                 let remote = self.local_pid(remote)?;
                 link::link_local(local.core(), remote.core());
+                // `local` may stand for a process of another child OS
+                // process: the link goes on to it.
+                mirror_to(local.core(), remote.core(), true);
             }
             Frame::Unlink { local, remote } => {
                 let local = self.export(local)?;
                 let remote = self.local_pid(remote)?;
                 link::unlink_local(local.core(), remote.core());
+                mirror_to(local.core(), remote.core(), false);
             }
             Frame::Unreachable { seen } if self.side == Side::Child => {
                 if seen == self.main_count.load(Ordering::SeqCst) {
@@ -304,7 +337,7 @@ impl Conn {
                     drop(main);
                 }
             }
-            Frame::Init { .. } | Frame::Unreachable { .. } => {
+            Frame::Init { .. } | Frame::Deliver { .. } | Frame::Unreachable { .. } => {
                 return Err(WireError::Malformed("unexpected frame".into()));
             }
         }
@@ -327,6 +360,11 @@ impl Conn {
             (Ok(()), Err(error)) => OsProcessError::Protocol(error.to_string()),
         };
         self.end_all(&Exit::with_error(error));
+        // Its place among the threads is free once `wait` returns.
+        let watcher = lock(&self.watcher_thread).take();
+        if let Some(watcher) = watcher {
+            let _ = watcher.join();
+        }
     }
 
     /// Child side: reads the parent's frames; at EOF (the parent has gone)
@@ -427,30 +465,35 @@ fn end(core: &Arc<Core>, exit: Exit) {
 /// Mirrors a link made (or removed) here between `a` and `b` in the OS
 /// process of each that is a proxy.
 pub(crate) fn mirror_link(a: &Arc<Core>, b: &Arc<Core>, add: bool) {
-    for (proxy, other) in [(a, b), (b, a)] {
-        let Some(remote) = proxy.remote.get() else {
-            continue;
-        };
-        let other = Pid::from_core(other.clone());
-        let wire = remote.conn.wire_pid(&other);
-        let frame = if add {
-            Frame::Link {
-                local: remote.id,
-                remote: wire,
-            }
-        } else {
-            Frame::Unlink {
-                local: remote.id,
-                remote: wire,
-            }
-        };
-        remote.conn.send_frame(&frame);
-    }
+    mirror_to(a, b, add);
+    mirror_to(b, a, add);
+}
+
+/// Makes (or removes) the link between `proxy`, if it is one, and `other`
+/// in the OS process where `proxy`'s process runs.
+fn mirror_to(proxy: &Arc<Core>, other: &Arc<Core>, add: bool) {
+    let Some(remote) = proxy.remote.get() else {
+        return;
+    };
+    let other = Pid::from_core(other.clone());
+    let wire = remote.conn.wire_pid(&other);
+    let frame = if add {
+        Frame::Link {
+            local: remote.id,
+            remote: wire,
+        }
+    } else {
+        Frame::Unlink {
+            local: remote.id,
+            remote: wire,
+        }
+    };
+    remote.conn.send_frame(&frame);
 }
 
 /// A proxy's driver: writes what arrives in its mailbox to the peer until
 /// the process it stands for ends, then runs the exit steps.
-fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>) {
+fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
     let Some(remote) = core.remote.get() else {
         return;
     };
@@ -462,13 +505,8 @@ fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>) {
         }
         match inbox.recv(&core.mailbox) {
             Envelope::Message(message) => {
-                let nodes = flatten(message.terms(), &mut |pid| conn.wire_pid(pid));
-                drop(message);
-                let frame = Frame::Deliver {
-                    to: remote.id,
-                    message: nodes,
-                };
-                encode_frame(&frame, &mut buf);
+                let terms = message.terms();
+                encode_deliver(remote.id, terms, &mut |pid| conn.wire_pid(pid), &mut buf);
             }
             Envelope::Terminate(exit) => {
                 let exit = WireExit::from_exit(&exit);
@@ -509,5 +547,7 @@ fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>) {
     core.mailbox.close(&mut inbox);
     drop(inbox);
     link::notify_exit(&core);
+    // Given back before `wait` returns: a spawn after it finds the place.
+    drop(slot);
     core.finish();
 }

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use thiserror::Error;
 
 use crate::exit::Exit;
+use crate::kind::thread::Slot;
 use crate::pid::{Core, Pid};
 use crate::spawn::{OsInit, SpawnError};
 use crate::wire::{Frame, encode_frame};
@@ -111,13 +112,22 @@ pub(crate) fn spawn(
     owner: Option<Arc<Core>>,
 ) -> Result<Pid, SpawnError> {
     let state = init.state.map_err(SpawnError::Serialize)?;
+    // The reader's, the watcher's and the proxy's places among the threads:
+    // refused before the child starts.
+    let [slot, watcher_slot, proxy_slot] = [Slot::take()?, Slot::take()?, Slot::take()?];
     let (ours, theirs) = UnixStream::pair()?;
     let mut child = Command::new(std::env::current_exe()?)
         .env(CHILD_ENV, "1")
         .stdin(Stdio::from(OwnedFd::from(theirs)))
         .spawn()?;
     let started = (|| {
-        let conn = Conn::new(Side::Parent, std::process::id(), child.id(), ours)?;
+        let conn = Conn::new(
+            Side::Parent,
+            std::process::id(),
+            child.id(),
+            ours,
+            watcher_slot,
+        )?;
         let mut frame = Vec::new();
         let init = Frame::Init {
             type_name: init.type_name.to_owned(),
@@ -126,15 +136,16 @@ pub(crate) fn spawn(
         };
         encode_frame(&init, &mut frame);
         conn.write(&frame);
-        let pid = conn.proxy(0, name, "OsProcess", None, owner.as_ref().map(|o| o.id))?;
-        Ok::<_, std::io::Error>((conn, pid))
+        let owner = owner.as_ref().map(|o| o.id);
+        let pid = conn.proxy(0, name, "OsProcess", None, owner, Some(proxy_slot))?;
+        Ok::<_, SpawnError>((conn, pid))
     })();
     let (conn, pid) = match started {
         Ok(started) => started,
         Err(error) => {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(SpawnError::Os(error));
+            return Err(error);
         }
     };
     if let Some(owner) = &owner {
@@ -143,7 +154,10 @@ pub(crate) fn spawn(
     let reader = conn.clone();
     let handle = std::thread::Builder::new()
         .name(format!("{}-reader", pid.name()))
-        .spawn(move || reader.run_parent(child));
+        .spawn(move || {
+            let _slot = slot;
+            reader.run_parent(child);
+        });
     match handle {
         Ok(handle) => pid.core().set_reaper(Box::new(move || {
             let _ = handle.join();
