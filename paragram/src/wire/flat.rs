@@ -1,0 +1,174 @@
+//! Terms as flat lists of nodes, and messages rebuilt from them with an
+//! explicit stack under a nesting limit.
+
+use std::collections::BTreeMap;
+
+use crate::message::{Message, Terms};
+use crate::pid::Pid;
+use crate::term::Term;
+
+use super::*;
+
+/// Flattens `terms` into nodes, naming each process handle with `pid`.
+/// Opaque values have no wire form; the caller checks for them first. The
+/// reference for [`encode_deliver`], which writes the same nodes directly.
+#[cfg(all(test, not(loom)))]
+pub(crate) fn flatten(terms: &[Term], pid: &mut dyn FnMut(&Pid) -> WirePid) -> Vec<Node> {
+    let mut out = Vec::with_capacity(terms.len());
+    for term in terms {
+        flatten_term(term, pid, &mut out);
+    }
+    out
+}
+
+#[cfg(all(test, not(loom)))]
+fn flatten_term(term: &Term, pid: &mut dyn FnMut(&Pid) -> WirePid, out: &mut Vec<Node>) {
+    // Recursion here follows terms built in this program, never input.
+    match term {
+        Term::Bool(v) => out.push(Node::Bool(*v)),
+        Term::Int(v) => out.push(Node::Int(*v)),
+        Term::Float(v) => out.push(Node::Float(*v)),
+        Term::Char(v) => out.push(Node::Char(*v)),
+        Term::Str(v) => out.push(Node::Str(v.clone())),
+        Term::Bytes(v) => out.push(Node::Bytes(v.clone())),
+        Term::Tuple(items) | Term::List(items) => {
+            let n = items.len() as u32;
+            out.push(match term {
+                Term::Tuple(_) => Node::Tuple(n),
+                _ => Node::List(n),
+            });
+            for item in items {
+                flatten_term(item, pid, out);
+            }
+        }
+        Term::Map(map) => {
+            out.push(Node::Map(map.len() as u32));
+            for (k, v) in map {
+                flatten_term(k, pid, out);
+                flatten_term(v, pid, out);
+            }
+        }
+        Term::Pid(p) => out.push(Node::Pid(pid(p))),
+        Term::Exit(e) => out.push(Node::Exit(WireExit::from_exit(e))),
+        Term::Opaque(_) => out.push(Node::Tuple(0)),
+    }
+}
+
+/// A container being rebuilt: its kind, how many terms it still needs,
+/// and those it has.
+pub(super) struct Open {
+    kind: Container,
+    left: u32,
+    items: Vec<Term>,
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum Container {
+    Tuple,
+    List,
+    Map,
+}
+
+/// Resolves a process handle from the wire to a local `Pid`.
+pub(crate) type ResolvePid<'a> = dyn FnMut(WirePid) -> Result<Pid, WireError> + 'a;
+
+/// Rebuilds a message from its nodes, one at a time, with an explicit
+/// stack of open containers (empty, and unallocated, for a flat message).
+#[derive(Default)]
+pub(super) struct Builder {
+    top: Terms,
+    stack: Vec<Open>,
+}
+
+impl Builder {
+    pub(super) fn push(&mut self, node: Node, pid: &mut ResolvePid<'_>) -> Result<(), WireError> {
+        let term = match node {
+            Node::Bool(v) => Term::Bool(v),
+            Node::Int(v) => Term::Int(v),
+            Node::Float(v) => Term::Float(v),
+            Node::Char(v) => Term::Char(v),
+            Node::Str(v) => Term::Str(v),
+            Node::Bytes(v) => Term::Bytes(v),
+            Node::Pid(p) => Term::Pid(pid(p)?),
+            Node::Exit(e) => Term::Exit(e.into_exit()),
+            Node::Tuple(n) => return self.open(Container::Tuple, n),
+            Node::List(n) => return self.open(Container::List, n),
+            Node::Map(n) => return self.open(Container::Map, n),
+        };
+        self.push_term(term)?;
+        self.close_full()
+    }
+
+    fn open(&mut self, kind: Container, n: u32) -> Result<(), WireError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(WireError::Malformed("terms nested too deep".into()));
+        }
+        let left = match kind {
+            Container::Map => n
+                .checked_mul(2)
+                .ok_or_else(|| WireError::Malformed("map too long".into()))?,
+            _ => n,
+        };
+        self.stack.push(Open {
+            kind,
+            left,
+            items: Vec::new(),
+        });
+        self.close_full()
+    }
+
+    fn push_term(&mut self, term: Term) -> Result<(), WireError> {
+        let Some(top) = self.stack.last_mut() else {
+            self.top.push(term);
+            return Ok(());
+        };
+        if top.left == 0 {
+            return Err(WireError::Malformed("too many terms".into()));
+        }
+        top.left -= 1;
+        top.items.push(term);
+        Ok(())
+    }
+
+    /// Closes every container that has all its terms, innermost first.
+    // `Term` keys hash by value or identity, never by interior state: the
+    // README's note on `mutable_key_type`.
+    #[allow(clippy::mutable_key_type)]
+    fn close_full(&mut self) -> Result<(), WireError> {
+        while self.stack.last().is_some_and(|open| open.left == 0) {
+            let Some(done) = self.stack.pop() else { break };
+            let term = match done.kind {
+                Container::Tuple => Term::Tuple(done.items),
+                Container::List => Term::List(done.items),
+                Container::Map => {
+                    let mut map = BTreeMap::new();
+                    let mut items = done.items.into_iter();
+                    while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                        map.insert(k, v);
+                    }
+                    Term::Map(map)
+                }
+            };
+            self.push_term(term)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(self) -> Result<Message, WireError> {
+        if !self.stack.is_empty() {
+            return Err(WireError::Malformed("term ends early".into()));
+        }
+        Ok(Message::from_terms(self.top))
+    }
+}
+
+/// Rebuilds the message that `nodes` flatten, resolving each process handle
+/// with `pid`. Errors, never panics, on any malformed input.
+#[cfg(all(test, not(loom)))]
+pub(crate) fn unflatten(nodes: Vec<Node>, pid: &mut ResolvePid<'_>) -> Result<Message, WireError> {
+    let mut builder = Builder::default();
+    for node in nodes {
+        builder.push(node, pid)?;
+    }
+    builder.finish()
+}

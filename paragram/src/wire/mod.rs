@@ -1,0 +1,298 @@
+//! The wire: messages, exits and process handles as they cross an
+//! OS-process boundary, and the length-prefixed frames that carry them.
+//!
+//! A frame is a 4-byte little-endian length followed by that many bytes of
+//! a postcard-encoded [`Frame`]. The length is checked against
+//! [`MAX_FRAME`] before anything is read, and the reader's buffer grows
+//! only as bytes arrive, so a lying prefix costs at most about what the
+//! peer actually sends. A term is sent flat, as its nodes in pre-order,
+//! and rebuilt with an explicit stack under a nesting limit: no recursion
+//! that hostile input could drive into a stack overflow. On the hot path a
+//! message is written straight from its terms and read straight back into
+//! terms, never built as a tree of nodes in between.
+
+use std::io::{self, Read};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::exit::{Exit, Panicked, UnhandledMessage};
+use crate::spawn::SpawnError;
+
+mod deliver;
+mod flat;
+mod reader;
+#[cfg(all(test, not(loom)))]
+mod tests;
+
+pub(crate) use deliver::{Incoming, decode_incoming, encode_deliver};
+pub(crate) use reader::FrameReader;
+
+/// The largest frame body accepted, in bytes.
+pub const MAX_FRAME: usize = 64 << 20;
+
+/// The deepest nesting of tuples, lists and maps a received term may have.
+pub const MAX_DEPTH: usize = 128;
+
+/// Why a frame could not be read.
+#[derive(Debug, Error)]
+pub enum WireError {
+    /// The stream ended inside a frame.
+    #[error("truncated frame: the stream ended {0} bytes into it")]
+    Truncated(usize),
+    /// The length prefix is above [`MAX_FRAME`].
+    #[error("frame of {0} bytes is larger than the maximum of {MAX_FRAME}")]
+    TooLarge(u64),
+    /// The bytes are not a frame.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    /// Reading the stream failed.
+    #[error("reading the stream failed: {0}")]
+    Io(#[from] io::Error),
+    /// A process handle arrived, but no proxy could be started for it.
+    #[error("cannot stand in for the other side's process: {0}")]
+    Proxy(SpawnError),
+}
+
+/// A process handle on the wire: the OS process that owns it (`node`, an
+/// OS pid) and its id there, with its name and kind for printing. `exit`
+/// is set when the process had already ended when it was sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WirePid {
+    /// The OS pid of the program the process runs in.
+    pub node: u32,
+    /// The process's id in that program (0: the OS process's own process).
+    pub id: u64,
+    /// The process's name.
+    pub name: String,
+    /// The process's kind name.
+    pub kind: String,
+    /// The exit value, if the process had ended.
+    pub exit: Option<WireExit>,
+}
+
+/// An exit value on the wire: the error's kind and text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum WireExit {
+    /// A normal end.
+    Normal,
+    /// [`Panicked`], with the panic message.
+    Panicked(String),
+    /// [`UnhandledMessage`], with the message.
+    Unhandled(String),
+    /// Any other error, as its `Display` text.
+    Error(String),
+}
+
+impl WireExit {
+    /// The wire form of `exit`.
+    pub fn from_exit(exit: &Exit) -> WireExit {
+        if exit.is_normal() {
+            WireExit::Normal
+        } else if let Some(p) = exit.downcast_ref::<Panicked>() {
+            WireExit::Panicked(p.message.clone())
+        } else if let Some(u) = exit.downcast_ref::<UnhandledMessage>() {
+            WireExit::Unhandled(u.message.clone())
+        } else {
+            WireExit::Error(exit.to_string())
+        }
+    }
+
+    /// The exit value this stands for; other errors become [`RemoteError`]s.
+    pub fn into_exit(self) -> Exit {
+        match self {
+            WireExit::Normal => Exit::normal(),
+            WireExit::Panicked(message) => Exit::with_error(Panicked { message }),
+            WireExit::Unhandled(message) => Exit::with_error(UnhandledMessage { message }),
+            WireExit::Error(message) => Exit::with_error(RemoteError { message }),
+        }
+    }
+}
+
+/// An error that ended a process in another OS process, known here only by
+/// its text.
+#[derive(Debug, Clone, Error)]
+#[error("{message}")]
+pub struct RemoteError {
+    /// The error's `Display` text.
+    pub message: String,
+}
+
+/// One node of a flattened term. `Tuple`, `List` and `Map` give how many
+/// terms follow as their elements (a map: key, value, key, value...).
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Node {
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i128),
+    /// A float.
+    Float(f64),
+    /// A character.
+    Char(char),
+    /// A string.
+    Str(String),
+    /// A byte string.
+    Bytes(#[serde(with = "bytes")] Vec<u8>),
+    /// A tuple of the next n terms.
+    Tuple(u32),
+    /// A list of the next n terms.
+    List(u32),
+    /// A map of the next n key-value pairs.
+    Map(u32),
+    /// A process handle.
+    Pid(WirePid),
+    /// An exit value.
+    Exit(WireExit),
+}
+
+/// Byte strings as one serde byte string, not a sequence of bytes.
+mod bytes {
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+        }
+        d.deserialize_bytes(Visitor)
+    }
+}
+
+/// What one side of an OS-process boundary tells the other.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Frame {
+    /// Parent to child, first: the process to run.
+    Init {
+        /// The registered type name of the process.
+        type_name: String,
+        /// The process's state, postcard-encoded.
+        state: Vec<u8>,
+        /// The process's name.
+        name: String,
+    },
+    /// A message for the receiver's process `to`.
+    Deliver {
+        /// The process's id on the receiving side.
+        to: u64,
+        /// The message, flattened.
+        message: Vec<Node>,
+    },
+    /// `terminate_with` for the receiver's process `to`.
+    Terminate {
+        /// The process's id on the receiving side.
+        to: u64,
+        /// The exit it ends with.
+        exit: WireExit,
+    },
+    /// The sender's process `id` has ended.
+    Exited {
+        /// The process's id on the sending side.
+        id: u64,
+        /// Its exit value.
+        exit: WireExit,
+    },
+    /// Link the receiver's process `local` to `remote` (a link made on the
+    /// sending side, mirrored).
+    Link {
+        /// The process's id on the receiving side.
+        local: u64,
+        /// The other process.
+        remote: WirePid,
+    },
+    /// Remove the link between `local` and `remote`.
+    Unlink {
+        /// The process's id on the receiving side.
+        local: u64,
+        /// The other process.
+        remote: WirePid,
+    },
+    /// Parent to child: no handle to the child's process is left in the
+    /// parent, which had seen `seen` handles to it arrive.
+    Unreachable {
+        /// How many times the parent had received the child's handle.
+        seen: u64,
+    },
+}
+
+/// Appends `frame` to `out` as one length-prefixed frame.
+pub fn encode_frame(frame: &Frame, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    // Serializing into a Vec cannot fail for these types.
+    let out_vec = std::mem::take(out);
+    *out = postcard::to_extend(frame, out_vec).unwrap_or_default();
+    let len = (out.len() - start - 4) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Reads one frame; `Ok(None)` at a clean end of stream. `buf` is reused
+/// between calls.
+pub fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> Result<Option<Frame>, WireError> {
+    let mut prefix = [0u8; 4];
+    let got = read_full(r, &mut prefix)?;
+    if got == 0 {
+        return Ok(None);
+    }
+    if got < 4 {
+        return Err(WireError::Truncated(got));
+    }
+    let len = u32::from_le_bytes(prefix) as u64;
+    if len > MAX_FRAME as u64 {
+        return Err(WireError::TooLarge(len));
+    }
+    buf.clear();
+    let read = r.take(len).read_to_end(buf)?;
+    if (read as u64) < len {
+        return Err(WireError::Truncated(4 + read));
+    }
+    decode_frame(buf).map(Some)
+}
+
+/// Decodes one frame body (without its length prefix).
+pub fn decode_frame(body: &[u8]) -> Result<Frame, WireError> {
+    match postcard::take_from_bytes::<Frame>(body) {
+        Ok((frame, [])) => Ok(frame),
+        Ok((_, rest)) => Err(WireError::Malformed(format!(
+            "{} bytes after the frame",
+            rest.len()
+        ))),
+        Err(error) => Err(WireError::Malformed(error.to_string())),
+    }
+}
+
+/// Reads until `buf` is full or the stream ends; how many bytes it read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Decodes a frame body and, if it delivers a message, the message, with
+/// every process handle dead-ended: what the fuzz target exercises.
+#[doc(hidden)]
+pub fn fuzz_decode(data: &[u8]) {
+    let mut reader = FrameReader::new(data);
+    while let Ok(Some(body)) = reader.next() {
+        let _ = decode_incoming(body, &mut |_| {
+            Err(WireError::Malformed("no processes in fuzzing".into()))
+        });
+    }
+}

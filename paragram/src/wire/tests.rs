@@ -1,0 +1,167 @@
+//! Round trips, hostile frames and the direct encoding against the
+//! reference one.
+
+use std::collections::BTreeMap;
+
+use super::flat::{flatten, unflatten};
+use super::reader::CHUNK;
+use super::*;
+use crate::exit::Exit;
+use crate::message::Message;
+use crate::pid::Pid;
+use crate::term::Term;
+
+fn no_pids(_: WirePid) -> Result<Pid, WireError> {
+    Err(WireError::Malformed("pid".into()))
+}
+
+fn roundtrip(terms: Vec<Term>) -> Message {
+    let nodes = flatten(&terms, &mut |_| unreachable!());
+    let mut bytes = Vec::new();
+    encode_frame(
+        &Frame::Deliver {
+            to: 7,
+            message: nodes,
+        },
+        &mut bytes,
+    );
+    let frame = read_frame(&mut &bytes[..], &mut Vec::new())
+        .unwrap()
+        .unwrap();
+    let Frame::Deliver { to: 7, message } = frame else {
+        panic!("wrong frame")
+    };
+    unflatten(message, &mut no_pids).unwrap()
+}
+
+#[test]
+#[allow(clippy::mutable_key_type)]
+fn nested_terms_survive_the_wire() {
+    let map: BTreeMap<Term, Term> = [(Term::Str("k".into()), Term::Int(-3))].into();
+    let terms = vec![
+        Term::Str("hello".into()),
+        Term::Tuple(vec![Term::Int(1), Term::List(vec![Term::Float(2.5)])]),
+        Term::Map(map),
+        Term::Bytes(vec![0, 255]),
+        Term::Char('c'),
+        Term::Bool(true),
+        Term::Int(i128::MIN),
+        Term::Tuple(vec![]),
+    ];
+    let expected = format!(
+        "{:?}",
+        Message::new(terms.iter().map(|t| t.try_clone().unwrap()).collect())
+    );
+    assert_eq!(format!("{:?}", roundtrip(terms)), expected);
+}
+
+#[test]
+#[allow(clippy::mutable_key_type)]
+fn direct_encoding_is_the_flattened_frame_and_decodes_back() {
+    let map: BTreeMap<Term, Term> = [(Term::Int(1), Term::List(vec![]))].into();
+    let terms = vec![
+        Term::Str("hi".into()),
+        Term::Tuple(vec![Term::Bytes(vec![1, 2]), Term::Map(map)]),
+        Term::Exit(Exit::with_error("gone")),
+        Term::Float(-0.5),
+    ];
+    let mut expected = Vec::new();
+    let message = flatten(&terms, &mut |_| unreachable!());
+    encode_frame(&Frame::Deliver { to: 9, message }, &mut expected);
+    let mut direct = vec![7];
+    encode_deliver(9, &terms, &mut |_| unreachable!(), &mut direct);
+    assert_eq!(direct[1..], expected[..]);
+    let Incoming::Deliver { to: 9, message } = decode_incoming(&direct[5..], &mut no_pids).unwrap()
+    else {
+        panic!("wrong frame")
+    };
+    let expected = Message::new(terms.iter().map(|t| t.try_clone().unwrap()).collect());
+    assert_eq!(format!("{message:?}"), format!("{expected:?}"));
+}
+
+#[test]
+fn frame_reader_splits_frames_across_reads() {
+    /// Hands out at most 3 bytes per read.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(3).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let mut bytes = Vec::new();
+    for i in 0..1000u64 {
+        encode_deliver(
+            i,
+            &[Term::Int(i.into())],
+            &mut |_| unreachable!(),
+            &mut bytes,
+        );
+    }
+    // One frame larger than the reader's first buffer.
+    let big = Term::Bytes(vec![7; 3 * CHUNK]);
+    encode_deliver(1000, &[big], &mut |_| unreachable!(), &mut bytes);
+    let mut reader = FrameReader::new(Trickle(&bytes));
+    for i in 0..=1000u64 {
+        let body = reader.next().unwrap().unwrap();
+        let Incoming::Deliver { to, .. } = decode_incoming(body, &mut no_pids).unwrap() else {
+            panic!("wrong frame")
+        };
+        assert_eq!(to, i);
+    }
+    assert!(reader.next().unwrap().is_none());
+}
+
+#[test]
+fn frame_reader_refuses_huge_prefix_and_reports_truncation() {
+    let bytes = u32::MAX.to_le_bytes();
+    let err = FrameReader::new(&bytes[..]).next().unwrap_err();
+    assert!(matches!(err, WireError::TooLarge(_)), "{err}");
+    let mut bytes = Vec::new();
+    encode_frame(&Frame::Unreachable { seen: 3 }, &mut bytes);
+    for cut in 1..bytes.len() {
+        let err = FrameReader::new(&bytes[..cut]).next().unwrap_err();
+        assert!(
+            matches!(err, WireError::Truncated(n) if n == cut),
+            "{cut}: {err}"
+        );
+    }
+}
+
+#[test]
+fn huge_length_prefix_is_refused_before_reading() {
+    let bytes = u32::MAX.to_le_bytes();
+    let err = read_frame(&mut &bytes[..], &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, WireError::TooLarge(_)), "{err}");
+}
+
+#[test]
+fn eof_mid_frame_is_truncated() {
+    let mut bytes = Vec::new();
+    encode_frame(&Frame::Unreachable { seen: 3 }, &mut bytes);
+    for cut in 1..bytes.len() {
+        let err = read_frame(&mut &bytes[..cut], &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, WireError::Truncated(_)), "{cut}: {err}");
+    }
+}
+
+#[test]
+fn garbage_is_malformed() {
+    let bytes = [4, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
+    let err = read_frame(&mut &bytes[..], &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, WireError::Malformed(_)), "{err}");
+}
+
+#[test]
+fn deep_nesting_is_refused() {
+    let nodes = (0..10_000).map(|_| Node::Tuple(1)).collect();
+    assert!(unflatten(nodes, &mut no_pids).is_err());
+}
+
+#[test]
+fn counts_that_lie_are_refused() {
+    assert!(unflatten(vec![Node::List(3), Node::Bool(true)], &mut no_pids).is_err());
+    assert!(unflatten(vec![Node::Map(u32::MAX)], &mut no_pids).is_err());
+}
