@@ -44,12 +44,12 @@ const SLEEPING: u64 = 1;
 /// catches a reply that is already on its way.
 const SPINS: u32 = if cfg!(loom) { 2 } else { 256 };
 
-/// How many times a warm receiver (one whose last wait ended within the
-/// spin) yields its core, polling between yields, once the spin is over and
-/// before it parks: a sender on the same core gets to run, and a stream of
-/// messages keeps the receiver awake instead of paying a wake-up (a system
-/// call for the sender) per message. An idle process parks after the spin
-/// and takes nothing from the others.
+/// How many times a receiver yields its core, polling between yields, once
+/// the spin is over and before it parks: a sender on the same core gets to
+/// run, and a stream of messages keeps the receiver awake instead of paying
+/// a wake-up (a system call for the sender) per message. A fresh process
+/// skips this on its first wait, so a thousand processes just spawned and
+/// waiting for their first message take nothing from the others.
 const YIELDS: u32 = if cfg!(loom) { 2 } else { 32 };
 
 /// How many receives in a row must find an item waiting before the
@@ -77,8 +77,9 @@ pub(crate) struct Inbox<T> {
     batch: VecDeque<T>,
     /// How many receives in a row found an item at once: a backlog.
     streak: u32,
-    /// Whether the last wait ended within the spin: items are flowing, so
-    /// the next wait yields a while before it parks.
+    /// Whether the inbox has waited past its spin before: a fresh process
+    /// parks straight after its first spin, every later wait yields a while
+    /// before it parks.
     warm: bool,
 }
 
@@ -168,7 +169,6 @@ impl<T> Inbox<T> {
         self.streak = 0;
         for _ in 0..SPINS {
             if let Some(item) = self.rx.try_recv() {
-                self.warm = true;
                 return item;
             }
             std::hint::spin_loop();
@@ -181,9 +181,7 @@ impl<T> Inbox<T> {
                 }
             }
         }
-        // The wait outlasted the spin: until an item comes within a spin
-        // again, yielding is only CPU taken from others.
-        self.warm = false;
+        self.warm = true;
         mailbox.owner.get_or_init(current_thread);
         loop {
             mailbox.gate.fetch_or(SLEEPING, Ordering::SeqCst);
