@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use paragram::{BoxError, Ctx, Exit, LinkedExit, Opaque, Pid, Root, Term, pattern};
 
-/// How long any single blocking step may take before the test fails.
 /// Messages queued behind the blocking one in each exit-path test.
 const QUEUED: usize = 100;
 

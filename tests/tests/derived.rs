@@ -2,27 +2,13 @@
 //! processes: `#[derive(Process)]` and `#[paragram::process]` with
 //! `#[receive(...)]` methods compiled into one static `match`.
 
-use paragram_tests::{DEADLINE, ended, recv};
-use std::fmt;
+use paragram_tests::{DEADLINE, Fault, ended, recv};
 use std::sync::mpsc::{self, Sender};
 
 use paragram::{
     BoxError, Ctx, Exit, IntoTerm, LinkedExit, Pid, Process, Root, Spawn, Term, UnhandledMessage,
     pattern,
 };
-
-#[derive(Debug)]
-struct Fault {
-    code: u32,
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "fault {}", self.code)
-    }
-}
-
-impl std::error::Error for Fault {}
 
 /// Answers `("ping", from)` with `("pong", me)`.
 #[derive(Process)]

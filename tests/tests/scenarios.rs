@@ -1,10 +1,8 @@
 //! The original library's process scenarios, translated: closure processes
 //! with runtime receivers, spawning, links, exits and the root process.
 
-use paragram_tests::{DEADLINE, ended, recv};
+use paragram_tests::{DEADLINE, Fault, ended, recv};
 use std::collections::HashSet;
-use std::error::Error;
-use std::fmt;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -12,22 +10,6 @@ use paragram::{
     BoxError, Ctx, Exit, LinkedExit, Panicked, Pid, ROOT_NAME, Root, Spawn, Term, UnhandledMessage,
     pattern,
 };
-
-/// How long any single blocking step may take before the test fails.
-/// A user error type, written by hand (no derive), to show that any
-/// `std::error::Error` survives as the exit value.
-#[derive(Debug)]
-struct Fault {
-    code: u32,
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "fault {}", self.code)
-    }
-}
-
-impl Error for Fault {}
 
 /// A process that stays alive, handling nothing, until told to end.
 fn idle(_: &mut Ctx) {}
