@@ -46,9 +46,6 @@ impl Workloads for OsProcess {
     fn w2(&self, total: u64, deadline: Instant) -> Timed {
         w2(total, deadline)
     }
-    fn w6(&self, _n: u64, _deadline: Instant) -> Timed {
-        Err(Skip::NotApplicable)
-    }
 }
 
 /// W1's pong, in the child: bounces every number back to `reply`, which

@@ -110,9 +110,6 @@ impl Workloads for Floor {
     fn w2(&self, total: u64, deadline: Instant) -> Timed {
         w2(total, deadline)
     }
-    fn w6(&self, _n: u64, _deadline: Instant) -> Timed {
-        Err(Skip::NotApplicable)
-    }
 }
 
 /// A floor child and our end of its socket; killed and reaped on drop
