@@ -27,6 +27,7 @@
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicUsize;
 
 use crate::sync::{AtomicU64, Ordering, Thread, current_thread, fence, park, yield_now};
 
@@ -58,12 +59,30 @@ const YIELDS: u32 = if cfg!(loom) { 2 } else { 32 };
 /// batch takes it, and the next send grows a new one).
 const BACKLOG: u32 = 8;
 
+/// What the queue holds: one item, or several queued together in order.
+enum Item<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Item<T> {
+    fn len(&self) -> usize {
+        match self {
+            Item::One(_) => 1,
+            Item::Many(items) => items.len(),
+        }
+    }
+}
+
 /// The sending side of a process's mailbox, shared by every handle.
 pub(crate) struct Mailbox<T> {
-    tx: queue::Sender<T>,
+    tx: queue::Sender<Item<T>>,
     /// A receiver for senders that find the mailbox closed after queuing:
     /// they drain what the owner's drain may have missed.
-    sweeper: queue::Receiver<T>,
+    sweeper: queue::Receiver<Item<T>>,
+    /// Items queued in groups beyond one a group: the queue counts each
+    /// group once.
+    grouped: AtomicUsize,
     /// `CLOSED` and `SLEEPING`; written only by the owner.
     gate: AtomicU64,
     /// The thread that parks on this mailbox, known once it first parks.
@@ -72,7 +91,7 @@ pub(crate) struct Mailbox<T> {
 
 /// The receiving side, owned by whatever drives the process.
 pub(crate) struct Inbox<T> {
-    rx: queue::Receiver<T>,
+    rx: queue::Receiver<Item<T>>,
     /// Items taken from the queue in one batch, not yet handed out.
     batch: VecDeque<T>,
     /// How many receives in a row found an item at once: a backlog.
@@ -89,6 +108,7 @@ pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
     let mailbox = Mailbox {
         tx,
         sweeper: rx.clone(),
+        grouped: AtomicUsize::new(0),
         gate: AtomicU64::new(0),
         owner: OnceLock::new(),
     };
@@ -106,6 +126,36 @@ impl<T> Mailbox<T> {
     /// the owner if it sleeps. An item that races the close is accepted and
     /// dropped with the rest of the queue.
     pub(crate) fn push(&self, item: T) -> Result<(), T> {
+        self.queue(Item::One(item)).map_err(|item| match item {
+            Item::One(item) => item,
+            Item::Many(_) => unreachable!("queued one item"),
+        })
+    }
+
+    /// Queues `items` in their order, as one: they take one turn of the
+    /// queue's lock and at most one wake-up. Handed back if the mailbox is
+    /// closed.
+    pub(crate) fn push_many(&self, mut items: Vec<T>) -> Result<(), Vec<T>> {
+        let extra = match items.len() {
+            0 => return Ok(()),
+            1 => {
+                return self
+                    .push(items.pop().expect("one item"))
+                    .map_err(|i| vec![i]);
+            }
+            n => n - 1,
+        };
+        self.grouped.fetch_add(extra, Ordering::Relaxed);
+        self.queue(Item::Many(items)).map_err(|item| {
+            self.grouped.fetch_sub(extra, Ordering::Relaxed);
+            match item {
+                Item::Many(items) => items,
+                Item::One(item) => vec![item],
+            }
+        })
+    }
+
+    fn queue(&self, item: Item<T>) -> Result<(), Item<T>> {
         if self.gate.load(Ordering::Acquire) & CLOSED != 0 {
             return Err(item);
         }
@@ -113,7 +163,7 @@ impl<T> Mailbox<T> {
         fence(Ordering::SeqCst);
         let state = self.gate.load(Ordering::SeqCst);
         if state & CLOSED != 0 {
-            drop_all(std::iter::from_fn(|| self.sweeper.try_recv()));
+            drop_all(std::iter::from_fn(|| self.sweeper.try_recv()).flat_map(|i| self.ungroup(i)));
         } else if state & SLEEPING != 0
             && let Some(owner) = self.owner.get()
         {
@@ -122,9 +172,14 @@ impl<T> Mailbox<T> {
         Ok(())
     }
 
+    /// Whether the owner has closed the mailbox.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.gate.load(Ordering::Acquire) & CLOSED != 0
+    }
+
     /// How many items are queued.
     pub(crate) fn len(&self) -> usize {
-        self.tx.len()
+        self.tx.len() + self.grouped.load(Ordering::Relaxed)
     }
 
     /// Closes the mailbox and drops everything queued. Only the owner of
@@ -133,7 +188,28 @@ impl<T> Mailbox<T> {
         self.gate.fetch_or(CLOSED, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         drop_all(inbox.batch.drain(..));
-        drop_all(std::iter::from_fn(|| inbox.rx.try_recv()));
+        drop_all(std::iter::from_fn(|| inbox.rx.try_recv()).flat_map(|i| self.ungroup(i)));
+    }
+
+    /// `item`, taken from the queue, no longer counted in [`Mailbox::len`].
+    fn ungroup(&self, item: Item<T>) -> Item<T> {
+        let extra = item.len().saturating_sub(1);
+        if extra > 0 {
+            self.grouped.fetch_sub(extra, Ordering::Relaxed);
+        }
+        item
+    }
+}
+
+impl<T> IntoIterator for Item<T> {
+    type Item = T;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<T>, std::vec::IntoIter<T>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        match self {
+            Item::One(item) => Some(item).into_iter().chain(Vec::new()),
+            Item::Many(items) => None.into_iter().chain(items),
+        }
     }
 }
 
@@ -157,18 +233,20 @@ impl<T> Inbox<T> {
             // Under a backlog, take the whole queue in one lock instead of
             // contending with the senders for it once per item.
             self.streak = 0;
-            self.batch.extend(self.rx.drain());
+            for item in self.rx.drain() {
+                unpack(&mut self.batch, item, mailbox);
+            }
             if let Some(item) = self.batch.pop_front() {
                 return item;
             }
         }
-        if let Some(item) = self.rx.try_recv() {
+        if let Some(item) = self.take(mailbox) {
             self.streak += 1;
             return item;
         }
         self.streak = 0;
         for _ in 0..SPINS {
-            if let Some(item) = self.rx.try_recv() {
+            if let Some(item) = self.take(mailbox) {
                 return item;
             }
             std::hint::spin_loop();
@@ -176,7 +254,7 @@ impl<T> Inbox<T> {
         if self.warm {
             for _ in 0..YIELDS {
                 yield_now();
-                if let Some(item) = self.rx.try_recv() {
+                if let Some(item) = self.take(mailbox) {
                     return item;
                 }
             }
@@ -186,15 +264,26 @@ impl<T> Inbox<T> {
         loop {
             mailbox.gate.fetch_or(SLEEPING, Ordering::SeqCst);
             fence(Ordering::SeqCst);
-            if let Some(item) = self.rx.try_recv() {
+            if let Some(item) = self.take(mailbox) {
                 mailbox.gate.fetch_and(!SLEEPING, Ordering::Relaxed);
                 return item;
             }
             // Returns at once if a send has unparked this thread since.
             park();
             mailbox.gate.fetch_and(!SLEEPING, Ordering::Relaxed);
-            if let Some(item) = self.rx.try_recv() {
+            if let Some(item) = self.take(mailbox) {
                 return item;
+            }
+        }
+    }
+
+    /// The next queued item, without waiting.
+    fn take(&mut self, mailbox: &Mailbox<T>) -> Option<T> {
+        match self.rx.try_recv()? {
+            Item::One(item) => Some(item),
+            many => {
+                unpack(&mut self.batch, many, mailbox);
+                self.batch.pop_front()
             }
         }
     }
@@ -203,6 +292,11 @@ impl<T> Inbox<T> {
     pub(crate) fn is_empty(&self) -> bool {
         self.batch.is_empty() && self.rx.is_empty()
     }
+}
+
+/// Puts `item`'s items at the end of `batch`.
+fn unpack<T>(batch: &mut VecDeque<T>, item: Item<T>, mailbox: &Mailbox<T>) {
+    batch.extend(mailbox.ungroup(item));
 }
 
 /// The queue under the gate: flume's unbounded channel.
@@ -388,5 +482,59 @@ mod model {
             got.sort_unstable();
             assert_eq!(got, vec![0, 1]);
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::mailbox;
+
+    /// Items queued together come out one by one, in order, among single
+    /// items, and are counted one by one.
+    #[test]
+    fn grouped_items_keep_their_order_and_count() {
+        let (mailbox, mut inbox) = mailbox::<u32>();
+        mailbox.push(0).unwrap();
+        mailbox.push_many(vec![1, 2, 3]).unwrap();
+        mailbox.push(4).unwrap();
+        mailbox.push_many(vec![]).unwrap();
+        mailbox.push_many(vec![5]).unwrap();
+        assert_eq!(mailbox.len(), 6);
+        let got: Vec<_> = (0..6).map(|_| inbox.recv(&mailbox)).collect();
+        assert_eq!(got, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(mailbox.len(), 0);
+        assert!(inbox.is_empty());
+    }
+
+    #[derive(Debug)]
+    struct Tracked(Arc<AtomicUsize>);
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Closing drops every grouped item at once, and a closed mailbox hands
+    /// a group back whole.
+    #[test]
+    fn close_drops_grouped_items_and_refuses_groups() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (mailbox, mut inbox) = mailbox::<Tracked>();
+        let group = || (0..3).map(|_| Tracked(drops.clone())).collect::<Vec<_>>();
+        mailbox.push_many(group()).unwrap();
+        mailbox.push_many(group()).unwrap();
+        drop(inbox.recv(&mailbox));
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        mailbox.close(&mut inbox);
+        assert_eq!(drops.load(Ordering::SeqCst), 6);
+        assert_eq!(mailbox.len(), 0);
+        let refused = mailbox.push_many(group()).unwrap_err();
+        assert_eq!(refused.len(), 3);
+        drop(refused);
+        assert_eq!(drops.load(Ordering::SeqCst), 9);
     }
 }

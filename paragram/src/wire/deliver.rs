@@ -1,9 +1,8 @@
 //! The hot path: a message encoded straight from its terms into a
 //! `Deliver` frame, and decoded straight back into terms.
 
-use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, SerializeStructVariant};
-use serde::{Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
 use crate::message::Message;
 use crate::pid::Pid;
@@ -30,7 +29,7 @@ pub(crate) enum Incoming {
 const DELIVER: u8 = 1;
 
 /// Decodes one frame body, a message straight into terms (no intermediate
-/// nodes), resolving each process handle with `pid`.
+/// tree), resolving each process handle with `pid`.
 pub(crate) fn decode_incoming(
     body: &[u8],
     pid: &mut ResolvePid<'_>,
@@ -38,85 +37,128 @@ pub(crate) fn decode_incoming(
     let Some((&DELIVER, fields)) = body.split_first() else {
         return decode_frame(body).map(Incoming::Other);
     };
-    let mut seed = DeliverSeed { pid, error: None };
-    let mut de = postcard::Deserializer::from_bytes(fields);
-    let decoded = (&mut seed).deserialize(&mut de);
-    if let Some(error) = seed.error {
-        return Err(error);
+    let mut input = Input(fields);
+    let to = input.varint_u64()?;
+    // Each node takes at least a byte: a lying count runs out of frame.
+    let count = input.varint_u64()?;
+    let mut builder = Builder::default();
+    for _ in 0..count {
+        input.node(&mut builder, pid)?;
     }
-    let (to, message) = decoded.map_err(|e| WireError::Malformed(e.to_string()))?;
-    match de.finalize() {
-        Ok([]) => Ok(Incoming::Deliver { to, message }),
-        Ok(rest) => Err(WireError::Malformed(format!(
-            "{} bytes after the frame",
-            rest.len()
-        ))),
-        Err(error) => Err(WireError::Malformed(error.to_string())),
+    let message = builder.finish()?;
+    match input.0.len() {
+        0 => Ok(Incoming::Deliver { to, message }),
+        rest => Err(WireError::Malformed(format!("{rest} bytes after the frame"))),
     }
 }
 
-/// Decodes `Deliver`'s fields, `to` and the message's nodes, feeding the
-/// nodes to a [`Builder`] as they are read.
-struct DeliverSeed<'a, 'p> {
-    pid: &'a mut ResolvePid<'p>,
-    /// A resolving or rebuilding error, which serde's errors cannot carry.
-    error: Option<WireError>,
+/// The rest of a frame, read in postcard's encodings: the hot path's
+/// decoder, by hand. Serde's derived decoder of [`Node`] reads the same
+/// bytes (the wire's tests hold the two together) and stays the reference.
+struct Input<'a>(&'a [u8]);
+
+fn malformed(what: &str) -> WireError {
+    WireError::Malformed(what.into())
 }
 
-impl<'de> DeserializeSeed<'de> for &mut DeliverSeed<'_, '_> {
-    type Value = (u64, Message);
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_tuple(2, self)
-    }
-}
-
-impl<'de> Visitor<'de> for &mut DeliverSeed<'_, '_> {
-    type Value = (u64, Message);
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a Deliver frame")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let to = seq
-            .next_element::<u64>()?
-            .ok_or_else(|| A::Error::custom("no target"))?;
-        let message = seq
-            .next_element_seed(Nodes(self))?
-            .ok_or_else(|| A::Error::custom("no message"))?;
-        Ok((to, message))
-    }
-}
-
-/// The message's node sequence, decoded into a [`Builder`].
-struct Nodes<'s, 'a, 'p>(&'s mut DeliverSeed<'a, 'p>);
-
-impl<'de> DeserializeSeed<'de> for Nodes<'_, '_, '_> {
-    type Value = Message;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Message, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Nodes<'_, '_, '_> {
-    type Value = Message;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a sequence of nodes")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Message, A::Error> {
-        let mut builder = Builder::default();
-        let mut fail = |error| {
-            self.0.error = Some(error);
-            A::Error::custom("bad message")
-        };
-        while let Some(node) = seq.next_element::<Node>()? {
-            builder.push(node, self.0.pid).map_err(&mut fail)?;
+impl<'a> Input<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        if n > self.0.len() {
+            return Err(malformed("the frame ends inside a value"));
         }
-        builder.finish().map_err(fail)
+        let (taken, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(taken)
+    }
+
+    fn byte(&mut self) -> Result<u8, WireError> {
+        Ok(self.take(1)?[0])
+    }
+
+    /// An unsigned LEB128 varint of at most `bits` bits.
+    fn varint(&mut self, bits: u32) -> Result<u128, WireError> {
+        if let Some((&byte, rest)) = self.0.split_first()
+            && byte < 0x80
+        {
+            self.0 = rest;
+            return Ok(u128::from(byte));
+        }
+        let mut value = 0u128;
+        let mut shift = 0;
+        loop {
+            let byte = self.byte()?;
+            let part = u128::from(byte & 0x7f);
+            if shift >= bits || (shift > 0 && part >> (bits - shift) != 0) {
+                return Err(malformed("varint too long"));
+            }
+            value |= part << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+            shift += 7;
+        }
+    }
+
+    fn varint_u64(&mut self) -> Result<u64, WireError> {
+        Ok(self.varint(64)? as u64)
+    }
+
+    fn varint_u32(&mut self) -> Result<u32, WireError> {
+        Ok(self.varint(32)? as u32)
+    }
+
+    /// A length-prefixed byte string.
+    fn bytes(&mut self) -> Result<&'a [u8], WireError> {
+        let len = self.varint_u64()?;
+        self.take(usize::try_from(len).map_err(|_| malformed("length too large"))?)
+    }
+
+    fn str(&mut self) -> Result<&'a str, WireError> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| malformed("string not UTF-8"))
+    }
+
+    /// A value postcard's serde decoder reads, for the rare nodes.
+    fn serde<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, WireError> {
+        let (value, rest) =
+            postcard::take_from_bytes(self.0).map_err(|e| WireError::Malformed(e.to_string()))?;
+        self.0 = rest;
+        Ok(value)
+    }
+
+    /// One [`Node`] (its variant's index, then its value), added to
+    /// `builder`: straight as a term, never as a `Node` in between.
+    fn node(&mut self, builder: &mut Builder, pid: &mut ResolvePid<'_>) -> Result<(), WireError> {
+        let term = match self.varint_u32()? {
+            0 => match self.byte()? {
+                0 => Term::Bool(false),
+                1 => Term::Bool(true),
+                _ => return Err(malformed("bad boolean")),
+            },
+            1 => {
+                let zigzag = self.varint(128)?;
+                Term::Int((zigzag >> 1) as i128 ^ -((zigzag & 1) as i128))
+            }
+            2 => {
+                let bits = self.take(8)?.try_into().map_err(|_| malformed("float"))?;
+                Term::Float(f64::from_le_bytes(bits))
+            }
+            3 => {
+                let mut chars = self.str()?.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => Term::Char(c),
+                    _ => return Err(malformed("bad character")),
+                }
+            }
+            4 => Term::Str(self.str()?.into()),
+            5 => Term::Bytes(self.bytes()?.to_vec()),
+            6 => return builder.open(Container::Tuple, self.varint_u32()?),
+            7 => return builder.open(Container::List, self.varint_u32()?),
+            8 => return builder.open(Container::Map, self.varint_u32()?),
+            9 => Term::Pid(pid(self.serde()?)?),
+            10 => Term::Exit(self.serde::<WireExit>()?.into_exit()),
+            _ => return Err(malformed("unknown node")),
+        };
+        builder.push_leaf(term)
     }
 }
 

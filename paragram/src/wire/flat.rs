@@ -81,6 +81,9 @@ pub(super) struct Builder {
 }
 
 impl Builder {
+    /// Adds a node: the reference for the hand-written decoder, which adds
+    /// the terms it reads straight away.
+    #[cfg(all(test, not(loom)))]
     pub(super) fn push(&mut self, node: Node, pid: &mut ResolvePid<'_>) -> Result<(), WireError> {
         let term = match node {
             Node::Bool(v) => Term::Bool(v),
@@ -95,11 +98,17 @@ impl Builder {
             Node::List(n) => return self.open(Container::List, n),
             Node::Map(n) => return self.open(Container::Map, n),
         };
+        self.push_leaf(term)
+    }
+
+    /// Adds a term that is not a container.
+    pub(super) fn push_leaf(&mut self, term: Term) -> Result<(), WireError> {
         self.push_term(term)?;
         self.close_full()
     }
 
-    fn open(&mut self, kind: Container, n: u32) -> Result<(), WireError> {
+    /// Opens a container of `n` terms (pairs, for a map).
+    pub(super) fn open(&mut self, kind: Container, n: u32) -> Result<(), WireError> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(WireError::Malformed("terms nested too deep".into()));
         }
