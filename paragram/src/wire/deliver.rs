@@ -48,7 +48,9 @@ pub(crate) fn decode_incoming(
     let message = builder.finish()?;
     match input.0.len() {
         0 => Ok(Incoming::Deliver { to, message }),
-        rest => Err(WireError::Malformed(format!("{rest} bytes after the frame"))),
+        rest => Err(WireError::Malformed(format!(
+            "{rest} bytes after the frame"
+        ))),
     }
 }
 

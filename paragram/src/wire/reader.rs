@@ -29,6 +29,16 @@ impl<R: Read> FrameReader<R> {
         }
     }
 
+    /// Whether a whole frame is buffered: [`FrameReader::next`] returns it
+    /// without reading.
+    pub(crate) fn has_frame(&self) -> bool {
+        let unread = &self.buf[self.start..self.end];
+        unread.first_chunk::<4>().is_some_and(|prefix| {
+            let len = u32::from_le_bytes(*prefix) as u64;
+            len > MAX_FRAME as u64 || unread.len() as u64 >= 4 + len
+        })
+    }
+
     /// The next frame's body; `Ok(None)` at a clean end of stream.
     pub(crate) fn next(&mut self) -> Result<Option<&[u8]>, WireError> {
         loop {
