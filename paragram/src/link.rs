@@ -46,6 +46,13 @@ pub(crate) fn link(a: &Arc<Core>, b: &Arc<Core>) {
     os_process::mirror_link(a, b, true);
 }
 
+/// Makes `core` notify `watcher` when it ends, one way, and mirrors that in
+/// the OS process of `watcher` if it is a proxy.
+pub(crate) fn watch_mirrored(core: &Arc<Core>, watcher: &Arc<Core>) {
+    watch(core, watcher);
+    os_process::mirror_watch(core, watcher);
+}
+
 /// Removes the link between `a` and `b` here and in the OS process of either
 /// that is a proxy.
 pub(crate) fn unlink(a: &Arc<Core>, b: &Arc<Core>) {

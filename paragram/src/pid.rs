@@ -180,15 +180,16 @@ impl Pid {
     #[allow(clippy::result_large_err)]
     pub fn send(&self, message: impl IntoMessage) -> Result<(), SendError<Message>> {
         let message = message.into_message();
-        if self.core.remote.get().is_some()
-            && let Some(element) = message.terms().iter().position(|t| !t.is_serializable())
-        {
-            return Err(SendError {
-                message,
-                reason: SendFailure::Unserializable {
-                    element: element as u32,
-                },
-            });
+        if let Some(remote) = self.core.remote.get() {
+            if let Some(element) = message.terms().iter().position(|t| !t.is_serializable()) {
+                return Err(SendError {
+                    message,
+                    reason: SendFailure::Unserializable {
+                        element: element as u32,
+                    },
+                });
+            }
+            return remote.send(&self.core, message).map_err(SendError::ended);
         }
         self.core
             .mailbox
@@ -212,6 +213,9 @@ impl Pid {
     }
 
     fn stop(&self, exit: Exit) {
+        if let Some(remote) = self.core.remote.get() {
+            return remote.terminate(&self.core, &exit);
+        }
         // A closed mailbox means the process has already ended.
         let _ = self.core.mailbox.push(Envelope::Terminate(exit));
     }

@@ -175,7 +175,7 @@ pub(crate) fn spawn(
             link::link(parent, pid.core());
         }
         for watcher in &link_to {
-            link::watch(pid.core(), watcher.core());
+            link::watch_mirrored(pid.core(), watcher.core());
         }
         return Ok(pid);
     }
@@ -188,7 +188,7 @@ pub(crate) fn spawn(
         link::link(parent, &core);
     }
     for watcher in &link_to {
-        link::watch(&core, watcher.core());
+        link::watch_mirrored(&core, watcher.core());
     }
     let pid = Pid::from_core(core.clone());
     let runner = Runner::new(Ctx::new(core.clone()), inbox, process);

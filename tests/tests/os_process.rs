@@ -24,6 +24,8 @@ const DEADLINE: Duration = Duration::from_secs(10);
 #[derive(Process, Serialize, Deserialize)]
 struct Echo {
     tag: String,
+    #[serde(skip)]
+    ticks: u64,
 }
 
 #[paragram::process]
@@ -51,6 +53,17 @@ impl Echo {
     fn os_pid(&mut self, to: Pid) -> Result<(), BoxError> {
         to.send(("os pid", std::process::id()))
             .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    #[receive("tick")]
+    fn tick(&mut self) {
+        self.ticks += 1;
+    }
+
+    #[receive("ticks", Pid)]
+    fn ticks(&mut self, to: Pid) -> Result<(), BoxError> {
+        to.send(("ticks", self.ticks)).map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -122,6 +135,18 @@ fn main() {
         (
             "os_process_messages_route_both_ways",
             messages_route_both_ways,
+        ),
+        (
+            "os_process_many_senders_keep_their_order",
+            many_senders_keep_their_order,
+        ),
+        (
+            "os_process_messages_before_an_end_come_before_its_exit",
+            messages_before_an_end_come_before_its_exit,
+        ),
+        (
+            "os_process_senders_wait_while_the_child_is_stopped",
+            senders_wait_while_the_child_is_stopped,
         ),
         (
             "os_process_child_pid_is_the_spawned_pid",
@@ -222,7 +247,10 @@ fn main() {
 }
 
 fn echo(tag: &str) -> Spawn {
-    Spawn::os_process(Echo { tag: tag.into() })
+    Spawn::os_process(Echo {
+        tag: tag.into(),
+        ticks: 0,
+    })
 }
 
 /// A process in this program that reports every `(String, Term)` message.
@@ -300,6 +328,126 @@ fn messages_route_both_ways() -> Result<(), Failed> {
     }
     child.terminate();
     check(wait(&child)?.is_normal(), "normal end")
+}
+
+/// Threads sending at once share the connection: each one's messages
+/// arrive complete and in its order.
+fn many_senders_keep_their_order() -> Result<(), Failed> {
+    const SENDERS: i64 = 4;
+    const EACH: i64 = 5_000;
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    let (collector, rx) = collector(&root);
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|sender| {
+            let (child, collector) = (child.clone(), collector.clone());
+            std::thread::spawn(move || {
+                for seq in 0..EACH {
+                    if child.send(("echo", &collector, (sender, seq))).is_err() {
+                        return false;
+                    }
+                }
+                true
+            })
+        })
+        .collect();
+    for sender in senders {
+        check(sender.join().unwrap_or(false), "every send accepted")?;
+    }
+    let mut next = vec![0; SENDERS as usize];
+    for _ in 0..SENDERS * EACH {
+        let (_, value) = recv(&rx)?;
+        let (sender, seq) = value
+            .into_value::<(i64, i64)>()
+            .map_err(|t| format!("not (sender, seq): {t:?}"))?;
+        let expected = &mut next[sender as usize];
+        check(
+            seq == *expected,
+            format!("sender {sender}: {seq} after {expected}"),
+        )?;
+        *expected += 1;
+    }
+    check(next.iter().all(|&n| n == EACH), "every message echoed")
+}
+
+/// A process's messages to a child, then its end: the child handles every
+/// message before the exit signal that ends it (they travel separately,
+/// the messages from the process's own thread and the exit from the
+/// connection's watcher).
+fn messages_before_an_end_come_before_its_exit() -> Result<(), Failed> {
+    const MESSAGES: i64 = 2_000;
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    let (trapper, exits) = trapper(&root);
+    child.send(("link", &trapper))?;
+    let (collector, rx) = collector(&root);
+    let sender = {
+        let (to, collector) = (child.clone(), collector.clone());
+        let send_then_fail = move |_: &mut Ctx| -> Result<(), BoxError> {
+            for i in 0..MESSAGES {
+                to.send(("echo", &collector, i))
+                    .map_err(|e| e.to_string())?;
+            }
+            Err("sender done".into())
+        };
+        root.spawn(Spawn::new(send_then_fail).link_to(&child))?
+    };
+    for i in 0..MESSAGES {
+        check(recv(&rx)?.1 == Term::Int(i.into()), "every echo, in order")?;
+    }
+    // The child's linked exit crosses back as its text.
+    let exit = wait(&child)?;
+    let text = exit.to_string();
+    check(
+        text.starts_with("linked process") && text.ends_with("exited: sender done"),
+        text,
+    )?;
+    check(
+        wait(&sender)?.to_string() == "sender done",
+        "the sender's end",
+    )?;
+    check(
+        recv(&exits)?.2 == child,
+        "the child's end told to the trapper",
+    )
+}
+
+/// A sender waits while the child cannot read (stopped by SIGSTOP), so what
+/// the connection holds stays bounded, and goes on once the child reads
+/// again; nothing is lost.
+fn senders_wait_while_the_child_is_stopped() -> Result<(), Failed> {
+    // Each `"tick"` frame is about 10 bytes: together, several times what
+    // the socket and a sender's buffer hold.
+    const SENDERS: u64 = 2;
+    const EACH: u64 = 1_000_000;
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    let pid = os_pid(&child, &root)?;
+    kill("-STOP", pid)?;
+    let (done, finished) = mpsc::channel();
+    for _ in 0..SENDERS {
+        let (child, done) = (child.clone(), done.clone());
+        std::thread::spawn(move || {
+            let sent = (0..EACH).filter(|_| child.send("tick").is_ok()).count();
+            let _ = done.send(sent as u64);
+        });
+    }
+    let early = finished.recv_timeout(Duration::from_millis(500));
+    kill("-CONT", pid)?;
+    check(
+        early.is_err(),
+        "a sender finished while the child was stopped",
+    )?;
+    for _ in 0..SENDERS {
+        check(recv(&finished)? == EACH, "every send accepted")?;
+    }
+    let (collector, rx) = collector(&root);
+    child.send(("ticks", &collector))?;
+    let (_, ticks) = recv(&rx)?;
+    check(
+        ticks == Term::Int((SENDERS * EACH).into()),
+        format!("{ticks:?}"),
+    )
 }
 
 fn child_pid_is_the_spawned_pid() -> Result<(), Failed> {

@@ -223,6 +223,15 @@ pub enum Frame {
         /// How many times the parent had received the child's handle.
         seen: u64,
     },
+    /// Tell the receiver's process `local` when `remote` ends, one way (a
+    /// [`Spawn::link_to`](crate::Spawn::link_to) made on the sending side,
+    /// mirrored).
+    Watch {
+        /// The process's id on the receiving side.
+        local: u64,
+        /// The process whose end it hears of.
+        remote: WirePid,
+    },
 }
 
 /// Appends `frame` to `out` as one length-prefixed frame.

@@ -4,7 +4,6 @@
 //! into local sends, links and ends.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::process::Child;
@@ -13,6 +12,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::JoinHandle;
 
+use super::out::{Duty, Out, become_reader, become_watcher};
 use super::{OsProcessError, Remote};
 use crate::exit::Exit;
 use crate::kind::thread::Slot;
@@ -21,6 +21,7 @@ use crate::mailbox::{Inbox, mailbox};
 use crate::pid::{Core, Pid, lock};
 use crate::runner::Envelope;
 use crate::spawn::{SpawnError, next_id};
+use crate::term::Term;
 use crate::wire::{
     Frame, FrameReader, Incoming, WireError, WireExit, WirePid, decode_incoming, encode_deliver,
     encode_frame,
@@ -33,8 +34,10 @@ pub(crate) enum Side {
     Child,
 }
 
-/// Frames buffered before one write, at most.
-const BATCH: usize = 64 << 10;
+/// Messages for one process the reader hands over in one go, at most:
+/// enough to take the queue's lock and the wake-up off the per-message
+/// cost, few enough that a batch stays well inside the allocator's pools.
+const BATCH: usize = 256;
 
 pub(crate) struct Conn {
     side: Side,
@@ -43,7 +46,7 @@ pub(crate) struct Conn {
     /// The other side's OS pid.
     peer: u32,
     socket: UnixStream,
-    out: Mutex<UnixStream>,
+    out: Out,
     /// Local processes the peer knows, by their id on the wire; kept for
     /// as long as the connection lives.
     exports: Mutex<HashMap<u64, Pid>>,
@@ -54,7 +57,8 @@ pub(crate) struct Conn {
     /// Child: how often the main process's handle was sent; parent: how
     /// often the child's was received.
     main_count: AtomicU64,
-    /// Tells exports' ends to the peer.
+    /// Tells exports' ends to the peer, and writes what a sender hands
+    /// over (see [`Out`]).
     watcher: OnceLock<Arc<Core>>,
     /// The watcher's thread, joined by the parent's reader at the end.
     watcher_thread: Mutex<Option<JoinHandle<()>>>,
@@ -74,13 +78,13 @@ impl Conn {
         socket: UnixStream,
         slot: Slot,
     ) -> Result<Arc<Conn>, SpawnError> {
-        let out = socket.try_clone()?;
+        let out = Out::new(socket.try_clone()?);
         let conn = Arc::new(Conn {
             side,
             node,
             peer,
             socket,
-            out: Mutex::new(out),
+            out,
             exports: Mutex::new(HashMap::new()),
             imports: Mutex::new(HashMap::new()),
             main: OnceLock::new(),
@@ -110,15 +114,52 @@ impl Conn {
         Ok(conn)
     }
 
-    /// Writes whole frames; a broken socket is noticed by the reader.
-    pub(crate) fn write(&self, bytes: &[u8]) {
-        let _ = lock(&self.out).write_all(bytes);
+    /// Queues whole frames after everything this thread queued before,
+    /// and writes them if nobody is writing; a broken socket is noticed by
+    /// the reader.
+    pub(crate) fn queue(&self, frames: &[u8]) {
+        self.push(|bytes| bytes.extend_from_slice(frames));
+    }
+
+    /// Queues the frames `encode` appends, as [`Conn::queue`] does.
+    fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) {
+        let duty = self.out.queue(encode);
+        self.follow(duty);
+    }
+
+    /// Queues `frame` after everything queued so far on every thread.
+    fn push_last(&self, frame: &Frame) {
+        let mut bytes = Vec::new();
+        encode_frame(frame, &mut bytes);
+        let duty = self.out.queue_last(&bytes);
+        self.follow(duty);
+    }
+
+    fn follow(&self, duty: Duty) {
+        let wake = match duty {
+            Duty::None => false,
+            Duty::Write => self.out.write_as_sender(),
+            Duty::Wake => true,
+        };
+        if wake && let Some(watcher) = self.watcher.get() {
+            // A boxed closure that captures nothing does not allocate.
+            let _ = watcher.mailbox.push(Envelope::Run(Box::new(|_| {})));
+        }
     }
 
     fn send_frame(&self, frame: &Frame) {
-        let mut bytes = Vec::new();
-        encode_frame(frame, &mut bytes);
-        self.write(&bytes);
+        self.push(|bytes| encode_frame(frame, bytes));
+    }
+
+    /// Sends the message `terms` to the peer's process `id`.
+    pub(crate) fn deliver(&self, id: u64, terms: &[Term]) {
+        self.push(|bytes| encode_deliver(id, terms, &mut |pid| self.wire_pid(pid), bytes));
+    }
+
+    /// Tells the peer's process `id` to end with `exit`.
+    pub(crate) fn terminate(&self, id: u64, exit: &Exit) {
+        let exit = WireExit::from_exit(exit);
+        self.send_frame(&Frame::Terminate { to: id, exit });
     }
 
     /// Cuts the connection: the peer reads EOF.
@@ -236,7 +277,6 @@ impl Conn {
             conn: self.clone(),
             id,
             ended: Mutex::new(exit),
-            flush: Mutex::new((false, Vec::new())),
             owner,
         };
         let _ = core.remote.set(remote);
@@ -275,29 +315,46 @@ impl Conn {
     }
 
     /// Reads frames until EOF or a bad frame. Messages go straight from
-    /// the frame's bytes into terms; the target of the last message is
-    /// kept for the next (any other frame forgets it).
+    /// the frame's bytes into terms, and a run of them for one process is
+    /// handed over in one go when it ends, when no further frame is
+    /// buffered, or at [`BATCH`]. What came before a bad frame is handed
+    /// over.
     fn read_frames(self: &Arc<Self>) -> Result<(), WireError> {
+        become_reader();
         let mut reader = FrameReader::new(&self.socket);
-        let mut last: Option<(u64, Pid)> = None;
-        while let Some(body) = reader.next()? {
-            match decode_incoming(body, &mut |pid| self.local_pid(pid))? {
-                Incoming::Deliver { to, message } => {
-                    let target = match last.take() {
-                        Some((id, pid)) if id == to => pid,
-                        _ => self.export(to)?,
-                    };
-                    // A process that has ended drops what is sent to it.
-                    let _ = target.send(message);
-                    last = Some((to, target));
+        let mut run = Run::default();
+        let read = (|| {
+            loop {
+                if !reader.has_frame() {
+                    run.hand_over();
                 }
-                Incoming::Other(frame) => {
-                    last = None;
-                    self.handle(frame)?;
+                let Some(body) = reader.next()? else {
+                    return Ok(());
+                };
+                match decode_incoming(body, &mut |pid| self.local_pid(pid))? {
+                    Incoming::Deliver { to, message } => {
+                        if run.target.as_ref().is_none_or(|(id, _)| *id != to) {
+                            run.hand_over();
+                            run.target = Some((to, self.export(to)?));
+                        }
+                        if run.messages.capacity() == 0 {
+                            run.messages.reserve_exact(BATCH);
+                        }
+                        run.messages.push(Envelope::Message(message));
+                        if run.messages.len() >= BATCH {
+                            run.hand_over();
+                        }
+                    }
+                    Incoming::Other(frame) => {
+                        run.hand_over();
+                        run.target = None;
+                        self.handle(frame)?;
+                    }
                 }
             }
-        }
-        Ok(())
+        })();
+        run.hand_over();
+        read
     }
 
     fn export(&self, id: u64) -> Result<Pid, WireError> {
@@ -330,6 +387,12 @@ impl Conn {
                 let remote = self.local_pid(remote)?;
                 link::unlink_local(local.core(), remote.core());
                 mirror_to(local.core(), remote.core(), false);
+            }
+            Frame::Watch { local, remote } => {
+                let local = self.export(local)?;
+                let remote = self.local_pid(remote)?;
+                link::watch(remote.core(), local.core());
+                mirror_watch(remote.core(), local.core());
             }
             Frame::Unreachable { seen } if self.side == Side::Child => {
                 if seen == self.main_count.load(Ordering::SeqCst) {
@@ -380,26 +443,31 @@ impl Conn {
 
     /// Tells the peer of each export's end, in the order they end.
     fn watch_exports(self: Arc<Self>, core: Arc<Core>, mut inbox: Inbox<Envelope>) {
+        become_watcher();
         loop {
             match inbox.recv(&core.mailbox) {
                 Envelope::Exit { from, exit } => {
                     let id = self.wire_id(from.core());
                     drop(from);
-                    // What the process sent before it ended goes first.
-                    self.flush_proxies();
-                    self.send_frame(&Frame::Exited {
+                    // What the process sent before it ended is queued
+                    // already, in its thread's shard: this goes after.
+                    self.push_last(&Frame::Exited {
                         id,
                         exit: WireExit::from_exit(&exit),
                     });
                     if id == 0
                         && let Some(done) = lock(&self.done).take()
                     {
+                        // The child exits once told: everything goes out
+                        // first.
+                        self.out.flush_as_watcher();
                         let _ = done.send(());
                     }
                 }
                 _ if self.closed.load(Ordering::SeqCst) => break,
                 _ => {}
             }
+            self.out.write_as_watcher();
         }
         core.record_exit(Exit::normal());
         core.mailbox.close(&mut inbox);
@@ -407,47 +475,34 @@ impl Conn {
     }
 }
 
-impl Conn {
-    /// Waits until every proxy has written what is queued in it now.
-    fn flush_proxies(&self) {
-        let proxies: Vec<_> = lock(&self.imports)
-            .values()
-            .filter_map(Weak::upgrade)
-            .collect();
-        let mut waits = Vec::new();
-        for core in proxies {
-            let Some(remote) = core.remote.get() else {
-                continue;
-            };
-            let (tx, rx) = std::sync::mpsc::channel();
-            {
-                let mut flush = lock(&remote.flush);
-                if flush.0 {
-                    continue;
-                }
-                flush.1.push(tx);
-            }
-            let _ = core.mailbox.push(Envelope::Run(Box::new(|_| {})));
-            waits.push(rx);
-        }
-        for rx in waits {
-            // A driver only blocks writing to the socket, which the peer
-            // reads; the deadline guards against a peer that stopped.
-            let _ = rx.recv_timeout(std::time::Duration::from_secs(1));
-        }
-    }
+/// A run of messages the reader has decoded for one process.
+#[derive(Default)]
+struct Run {
+    /// The process, by its id on the wire.
+    target: Option<(u64, Pid)>,
+    messages: Vec<Envelope>,
 }
 
-/// Tells everyone waiting for `remote`'s queue to be written; `finished`:
-/// the proxy has ended and writes nothing more.
-fn flushed(remote: &Remote, finished: bool) {
-    let waiters = {
-        let mut flush = lock(&remote.flush);
-        flush.0 |= finished;
-        std::mem::take(&mut flush.1)
-    };
-    for waiter in waiters {
-        let _ = waiter.send(());
+impl Run {
+    /// Hands the messages to the process; one that has ended drops them.
+    fn hand_over(&mut self) {
+        if self.messages.is_empty() {
+            return;
+        }
+        let messages = std::mem::take(&mut self.messages);
+        let Some((_, target)) = &self.target else {
+            return;
+        };
+        // A proxy (the process runs in another child) sends each on.
+        if target.core().remote.get().is_some() {
+            for envelope in messages {
+                if let Envelope::Message(message) = envelope {
+                    let _ = target.send(message);
+                }
+            }
+        } else {
+            let _ = target.core().mailbox.push_many(messages);
+        }
     }
 }
 
@@ -491,33 +546,37 @@ fn mirror_to(proxy: &Arc<Core>, other: &Arc<Core>, add: bool) {
     remote.conn.send_frame(&frame);
 }
 
-/// A proxy's driver: writes what arrives in its mailbox to the peer until
-/// the process it stands for ends, then runs the exit steps.
+/// Makes `core` notify `watcher` when it ends in the OS process where
+/// `watcher`'s process runs, if `watcher` is a proxy. (Here, the proxy
+/// ignores the notification: a proxy tells its process only of the ends
+/// of processes it mirrors a link or a watch with.)
+pub(crate) fn mirror_watch(core: &Arc<Core>, watcher: &Arc<Core>) {
+    let Some(remote) = watcher.remote.get() else {
+        return;
+    };
+    let core = Pid::from_core(core.clone());
+    let frame = Frame::Watch {
+        local: remote.id,
+        remote: remote.conn.wire_pid(&core),
+    };
+    remote.conn.send_frame(&frame);
+}
+
+/// A proxy's driver: stands for the process until it ends, then runs the
+/// exit steps. Messages and terminations sent to the proxy do not pass
+/// through here: the sender queues them on the connection itself.
 fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
     let Some(remote) = core.remote.get() else {
         return;
     };
     let conn = &remote.conn;
-    let mut buf = Vec::new();
     let exit = loop {
         if let Some(exit) = lock(&remote.ended).take() {
             break exit;
         }
         match inbox.recv(&core.mailbox) {
-            Envelope::Message(message) => {
-                let terms = message.terms();
-                encode_deliver(remote.id, terms, &mut |pid| conn.wire_pid(pid), &mut buf);
-            }
-            Envelope::Terminate(exit) => {
-                let exit = WireExit::from_exit(&exit);
-                encode_frame(
-                    &Frame::Terminate {
-                        to: remote.id,
-                        exit,
-                    },
-                    &mut buf,
-                );
-            }
+            Envelope::Message(message) => conn.deliver(remote.id, message.terms()),
+            Envelope::Terminate(exit) => conn.terminate(remote.id, &exit),
             // The owner root ended: the child goes with it. Other linked
             // ends reach the peer through the mirrored link.
             Envelope::Exit { from, .. } => {
@@ -529,20 +588,14 @@ fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
             Envelope::Unreachable => {
                 if core.handles() == 0 && remote.id == 0 && conn.side == Side::Parent {
                     let seen = conn.main_count.load(Ordering::SeqCst);
-                    encode_frame(&Frame::Unreachable { seen }, &mut buf);
+                    // After the messages that carried the handle, whatever
+                    // thread sent them.
+                    conn.push_last(&Frame::Unreachable { seen });
                 }
             }
             Envelope::Run(_) => {}
         }
-        if !buf.is_empty() && (buf.len() >= BATCH || inbox.is_empty()) {
-            conn.write(&buf);
-            buf.clear();
-        }
-        if buf.is_empty() && inbox.is_empty() {
-            flushed(remote, false);
-        }
     };
-    flushed(remote, true);
     core.record_exit(exit);
     core.mailbox.close(&mut inbox);
     drop(inbox);

@@ -12,6 +12,7 @@
 
 mod child;
 mod conn;
+mod out;
 
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
@@ -23,13 +24,14 @@ use thiserror::Error;
 
 use crate::exit::Exit;
 use crate::kind::thread::Slot;
+use crate::message::Message;
 use crate::pid::{Core, Pid};
 use crate::spawn::{OsInit, SpawnError};
 use crate::wire::{Frame, encode_frame};
 
 pub use child::{Registry, hook};
-pub(crate) use conn::mirror_link;
 use conn::{Conn, Side};
+pub(crate) use conn::{mirror_link, mirror_watch};
 
 /// The environment variable that marks a child OS process.
 const CHILD_ENV: &str = "PARAGRAM_OS_PROCESS";
@@ -41,11 +43,29 @@ pub(crate) struct Remote {
     id: u64,
     /// The end of the process, set by the connection's reader.
     ended: Mutex<Option<Exit>>,
-    /// Who waits for what is queued to be written: `(finished, waiters)`.
-    flush: Mutex<(bool, Vec<std::sync::mpsc::Sender<()>>)>,
     /// The root whose end ends the child OS process (the parent's proxy
     /// of the child's own process only).
     owner: Option<u64>,
+}
+
+impl Remote {
+    /// Sends `message` to the process, straight onto the connection; hands
+    /// it back if the proxy has ended.
+    pub(crate) fn send(&self, proxy: &Core, message: Message) -> Result<(), Message> {
+        if proxy.mailbox.is_closed() {
+            return Err(message);
+        }
+        self.conn.deliver(self.id, message.terms());
+        Ok(())
+    }
+
+    /// Tells the process to end with `exit`, in order with the messages
+    /// sent before; nothing if the proxy has ended.
+    pub(crate) fn terminate(&self, proxy: &Core, exit: &Exit) {
+        if !proxy.mailbox.is_closed() {
+            self.conn.terminate(self.id, exit);
+        }
+    }
 }
 
 /// How a process of the OS-process kind ended when it did not say itself.
@@ -135,7 +155,7 @@ pub(crate) fn spawn(
             name: name.clone(),
         };
         encode_frame(&init, &mut frame);
-        conn.write(&frame);
+        conn.queue(&frame);
         let owner = owner.as_ref().map(|o| o.id);
         let pid = conn.proxy(0, name, "OsProcess", None, owner, Some(proxy_slot))?;
         Ok::<_, SpawnError>((conn, pid))
