@@ -141,6 +141,10 @@ fn main() {
             many_senders_keep_their_order,
         ),
         (
+            "os_process_nothing_is_lost_from_senders_that_exit",
+            nothing_is_lost_from_senders_that_exit,
+        ),
+        (
             "os_process_messages_before_an_end_come_before_its_exit",
             messages_before_an_end_come_before_its_exit,
         ),
@@ -368,6 +372,35 @@ fn many_senders_keep_their_order() -> Result<(), Failed> {
         *expected += 1;
     }
     check(next.iter().all(|&n| n == EACH), "every message echoed")
+}
+
+/// Threads that send a burst and end at once, many at a time: whatever
+/// each queued before it ended reaches the child, before a message sent
+/// after they were joined.
+fn nothing_is_lost_from_senders_that_exit() -> Result<(), Failed> {
+    const ROUNDS: u64 = 20;
+    const THREADS: u64 = 8;
+    const EACH: u64 = 5_000;
+    let root = Root::new();
+    let child = root.spawn(echo("e"))?;
+    for _ in 0..ROUNDS {
+        let senders: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let child = child.clone();
+                std::thread::spawn(move || (0..EACH).all(|_| child.send("tick").is_ok()))
+            })
+            .collect();
+        for sender in senders {
+            check(sender.join().unwrap_or(false), "every send accepted")?;
+        }
+    }
+    let (collector, rx) = collector(&root);
+    child.send(("ticks", &collector))?;
+    let (_, ticks) = recv(&rx)?;
+    check(
+        ticks == Term::Int((ROUNDS * THREADS * EACH).into()),
+        format!("{ticks:?} of {}", ROUNDS * THREADS * EACH),
+    )
 }
 
 /// A process's messages to a child, then its end: the child handles every

@@ -11,46 +11,65 @@ use crate::term::Term;
 use super::flat::*;
 use super::*;
 
-/// A frame as the reader takes it: a message decoded straight into its
-/// terms, or any other frame.
-pub(crate) enum Incoming {
-    /// [`Frame::Deliver`], its message rebuilt.
+/// A frame as the reader takes it: a message with its target read and its
+/// terms still to decode, or any other frame.
+pub(crate) enum Incoming<'a> {
+    /// [`Frame::Deliver`].
     Deliver {
         /// The process's id on the receiving side.
         to: u64,
-        /// The message.
-        message: Message,
+        /// The message, to decode where it is to be kept.
+        message: Encoded<'a>,
     },
     /// Any other frame.
     Other(Frame),
 }
 
+/// A `Deliver` frame's message, not yet decoded.
+pub(crate) struct Encoded<'a>(&'a [u8]);
+
 /// The first byte of a [`Frame::Deliver`] body: postcard's variant index.
 const DELIVER: u8 = 1;
 
-/// Decodes one frame body, a message straight into terms (no intermediate
-/// tree), resolving each process handle with `pid`.
-pub(crate) fn decode_incoming(
-    body: &[u8],
-    pid: &mut ResolvePid<'_>,
-) -> Result<Incoming, WireError> {
+/// Reads one frame body: a message's target (its terms are decoded by
+/// [`Encoded::decode_into`]), or a whole other frame.
+pub(crate) fn decode_incoming(body: &[u8]) -> Result<Incoming<'_>, WireError> {
     let Some((&DELIVER, fields)) = body.split_first() else {
         return decode_frame(body).map(Incoming::Other);
     };
     let mut input = Input(fields);
     let to = input.varint_u64()?;
-    // Each node takes at least a byte: a lying count runs out of frame.
-    let count = input.varint_u64()?;
-    let mut builder = Builder::default();
-    for _ in 0..count {
-        input.node(&mut builder, pid)?;
-    }
-    let message = builder.finish()?;
-    match input.0.len() {
-        0 => Ok(Incoming::Deliver { to, message }),
-        rest => Err(WireError::Malformed(format!(
-            "{rest} bytes after the frame"
-        ))),
+    Ok(Incoming::Deliver {
+        to,
+        message: Encoded(input.0),
+    })
+}
+
+impl Encoded<'_> {
+    /// Decodes the message straight into terms (no intermediate tree),
+    /// resolving each process handle with `pid`, and pushes `wrap` of it
+    /// onto `out`: built where it is kept, not moved through the layers
+    /// of a returned value.
+    pub(crate) fn decode_into<T>(
+        self,
+        pid: &mut ResolvePid<'_>,
+        out: &mut Vec<T>,
+        wrap: impl FnOnce(Message) -> T,
+    ) -> Result<(), WireError> {
+        let mut input = Input(self.0);
+        // Each node takes at least a byte: a lying count runs out of frame.
+        let count = input.varint_u64()?;
+        let mut builder = Builder::default();
+        for _ in 0..count {
+            input.node(&mut builder, pid)?;
+        }
+        if !input.0.is_empty() {
+            return Err(WireError::Malformed(format!(
+                "{} bytes after the frame",
+                input.0.len()
+            )));
+        }
+        builder.finish_into(out, wrap)
     }
 }
 
@@ -78,13 +97,25 @@ impl<'a> Input<'a> {
     }
 
     /// An unsigned LEB128 varint of at most `bits` bits.
+    #[inline]
     fn varint(&mut self, bits: u32) -> Result<u128, WireError> {
-        if let Some((&byte, rest)) = self.0.split_first()
-            && byte < 0x80
-        {
-            self.0 = rest;
-            return Ok(u128::from(byte));
+        // Up to nine bytes (63 bits) add up in a machine word.
+        let mut value = 0u64;
+        for (i, &byte) in self.0.iter().take(9).enumerate() {
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                if bits < 64 && value >> bits != 0 {
+                    return Err(malformed("varint too long"));
+                }
+                self.0 = &self.0[i + 1..];
+                return Ok(u128::from(value));
+            }
         }
+        self.long_varint(bits)
+    }
+
+    /// A varint too long for [`Input::varint`]'s word, or cut short.
+    fn long_varint(&mut self, bits: u32) -> Result<u128, WireError> {
         let mut value = 0u128;
         let mut shift = 0;
         loop {

@@ -163,11 +163,25 @@ impl Builder {
         Ok(())
     }
 
+    #[cfg(all(test, not(loom)))]
     pub(super) fn finish(self) -> Result<Message, WireError> {
         if !self.stack.is_empty() {
             return Err(WireError::Malformed("term ends early".into()));
         }
         Ok(Message::from_terms(self.top))
+    }
+
+    /// Pushes `wrap` of the finished message onto `out`.
+    pub(super) fn finish_into<T>(
+        self,
+        out: &mut Vec<T>,
+        wrap: impl FnOnce(Message) -> T,
+    ) -> Result<(), WireError> {
+        if !self.stack.is_empty() {
+            return Err(WireError::Malformed("term ends early".into()));
+        }
+        out.push(wrap(Message::from_terms(self.top)));
+        Ok(())
     }
 }
 

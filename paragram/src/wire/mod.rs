@@ -299,9 +299,15 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[doc(hidden)]
 pub fn fuzz_decode(data: &[u8]) {
     let mut reader = FrameReader::new(data);
+    let mut out = Vec::new();
     while let Ok(Some(body)) = reader.next() {
-        let _ = decode_incoming(body, &mut |_| {
-            Err(WireError::Malformed("no processes in fuzzing".into()))
-        });
+        if let Ok(deliver::Incoming::Deliver { message, .. }) = decode_incoming(body) {
+            let _ = message.decode_into(
+                &mut |_| Err(WireError::Malformed("no processes in fuzzing".into())),
+                &mut out,
+                |m| m,
+            );
+            out.clear();
+        }
     }
 }

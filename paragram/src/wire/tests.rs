@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::flat::{flatten, unflatten};
+use super::flat::{ResolvePid, flatten, unflatten};
 use super::reader::CHUNK;
 use super::*;
 use crate::exit::Exit;
@@ -13,6 +13,19 @@ use crate::term::Term;
 
 fn no_pids(_: WirePid) -> Result<Pid, WireError> {
     Err(WireError::Malformed("pid".into()))
+}
+
+/// A frame body decoded as the connection's reader decodes it: a
+/// `Deliver` frame's target and message.
+fn decode_message(body: &[u8], pid: &mut ResolvePid<'_>) -> Result<(u64, Message), WireError> {
+    match decode_incoming(body)? {
+        Incoming::Deliver { to, message } => {
+            let mut out = Vec::new();
+            message.decode_into(pid, &mut out, |m| m)?;
+            Ok((to, out.pop().expect("one message")))
+        }
+        Incoming::Other(_) => Err(WireError::Malformed("not a Deliver frame".into())),
+    }
 }
 
 fn roundtrip(terms: Vec<Term>) -> Message {
@@ -71,10 +84,8 @@ fn direct_encoding_is_the_flattened_frame_and_decodes_back() {
     let mut direct = vec![7];
     encode_deliver(9, &terms, &mut |_| unreachable!(), &mut direct);
     assert_eq!(direct[1..], expected[..]);
-    let Incoming::Deliver { to: 9, message } = decode_incoming(&direct[5..], &mut no_pids).unwrap()
-    else {
-        panic!("wrong frame")
-    };
+    let (to, message) = decode_message(&direct[5..], &mut no_pids).unwrap();
+    assert_eq!(to, 9);
     let expected = Message::new(terms.iter().map(|t| t.try_clone().unwrap()).collect());
     assert_eq!(format!("{message:?}"), format!("{expected:?}"));
 }
@@ -106,9 +117,7 @@ fn frame_reader_splits_frames_across_reads() {
     let mut reader = FrameReader::new(Trickle(&bytes));
     for i in 0..=1000u64 {
         let body = reader.next().unwrap().unwrap();
-        let Incoming::Deliver { to, .. } = decode_incoming(body, &mut no_pids).unwrap() else {
-            panic!("wrong frame")
-        };
+        let (to, _) = decode_message(body, &mut no_pids).unwrap();
         assert_eq!(to, i);
     }
     assert!(reader.next().unwrap().is_none());
@@ -202,7 +211,7 @@ fn hand_decoder_reads_what_serde_writes() {
         &mut bytes,
     );
     let mut seen = Vec::new();
-    let refused = decode_incoming(&bytes[4..], &mut |p| {
+    let refused = decode_message(&bytes[4..], &mut |p| {
         seen.push(p);
         Err(WireError::Malformed("pid".into()))
     });
@@ -228,11 +237,8 @@ fn hand_decoder_reads_what_serde_writes() {
         },
         &mut bytes,
     );
-    let Incoming::Deliver { to: 3, message } = decode_incoming(&bytes[4..], &mut no_pids).unwrap()
-    else {
-        panic!("wrong frame")
-    };
-    assert_eq!(format!("{message:?}"), expected);
+    let (to, message) = decode_message(&bytes[4..], &mut no_pids).unwrap();
+    assert_eq!((to, format!("{message:?}")), (3, expected));
 }
 
 /// Corrupted `Deliver` frames: the hand-written decoder never panics, and
@@ -268,13 +274,13 @@ fn hand_decoder_agrees_with_serde_on_corrupted_frames() {
         if round % 3 == 0 {
             bytes.truncate(1 + (seed >> 40) as usize % bytes.len());
         }
-        let hand = decode_incoming(&bytes, &mut no_pids);
+        let hand = decode_message(&bytes, &mut no_pids);
         let by_serde = match decode_frame(&bytes) {
             Ok(Frame::Deliver { to, message }) => unflatten(message, &mut no_pids).map(|m| (to, m)),
             Ok(_) => continue,
             Err(error) => Err(error),
         };
-        if let (Ok(Incoming::Deliver { to, message }), Ok((to2, expected))) = (&hand, &by_serde) {
+        if let (Ok((to, message)), Ok((to2, expected))) = (&hand, &by_serde) {
             assert_eq!((to, format!("{message:?}")), (to2, format!("{expected:?}")));
             agreed += 1;
         } else {

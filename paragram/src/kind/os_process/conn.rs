@@ -12,7 +12,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::JoinHandle;
 
-use super::out::{Duty, Out, become_reader, become_watcher};
+use super::out::{Duty, Out, become_reader, become_watcher, with_scratch};
 use super::{OsProcessError, Remote};
 use crate::exit::Exit;
 use crate::kind::thread::Slot;
@@ -114,24 +114,20 @@ impl Conn {
         Ok(conn)
     }
 
-    /// Queues whole frames after everything this thread queued before,
-    /// and writes them if nobody is writing; a broken socket is noticed by
-    /// the reader.
+    /// Queues whole frames after everything queued before, and writes
+    /// them if nobody is writing; a broken socket is noticed by the reader.
     pub(crate) fn queue(&self, frames: &[u8]) {
-        self.push(|bytes| bytes.extend_from_slice(frames));
-    }
-
-    /// Queues the frames `encode` appends, as [`Conn::queue`] does.
-    fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) {
-        let duty = self.out.queue(encode);
+        let duty = self.out.queue(frames);
         self.follow(duty);
     }
 
-    /// Queues `frame` after everything queued so far on every thread.
-    fn push_last(&self, frame: &Frame) {
-        let mut bytes = Vec::new();
-        encode_frame(frame, &mut bytes);
-        let duty = self.out.queue_last(&bytes);
+    /// Queues the frames `encode` appends, as [`Conn::queue`] does. They
+    /// are encoded before the queue's lock is taken.
+    fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) {
+        let duty = with_scratch(|bytes| {
+            encode(bytes);
+            self.out.queue(bytes)
+        });
         self.follow(duty);
     }
 
@@ -331,7 +327,7 @@ impl Conn {
                 let Some(body) = reader.next()? else {
                     return Ok(());
                 };
-                match decode_incoming(body, &mut |pid| self.local_pid(pid))? {
+                match decode_incoming(body)? {
                     Incoming::Deliver { to, message } => {
                         if run.target.as_ref().is_none_or(|(id, _)| *id != to) {
                             run.hand_over();
@@ -340,7 +336,11 @@ impl Conn {
                         if run.messages.capacity() == 0 {
                             run.messages.reserve_exact(BATCH);
                         }
-                        run.messages.push(Envelope::Message(message));
+                        message.decode_into(
+                            &mut |pid| self.local_pid(pid),
+                            &mut run.messages,
+                            Envelope::Message,
+                        )?;
                         if run.messages.len() >= BATCH {
                             run.hand_over();
                         }
@@ -450,8 +450,8 @@ impl Conn {
                     let id = self.wire_id(from.core());
                     drop(from);
                     // What the process sent before it ended is queued
-                    // already, in its thread's shard: this goes after.
-                    self.push_last(&Frame::Exited {
+                    // already: this goes after.
+                    self.send_frame(&Frame::Exited {
                         id,
                         exit: WireExit::from_exit(&exit),
                     });
@@ -588,9 +588,7 @@ fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
             Envelope::Unreachable => {
                 if core.handles() == 0 && remote.id == 0 && conn.side == Side::Parent {
                     let seen = conn.main_count.load(Ordering::SeqCst);
-                    // After the messages that carried the handle, whatever
-                    // thread sent them.
-                    conn.push_last(&Frame::Unreachable { seen });
+                    conn.send_frame(&Frame::Unreachable { seen });
                 }
             }
             Envelope::Run(_) => {}
