@@ -1,9 +1,6 @@
 //! The hot path: a message encoded straight from its terms into a
 //! `Deliver` frame, and decoded straight back into terms.
 
-use serde::ser::{SerializeSeq, SerializeStructVariant};
-use serde::{Serialize, Serializer};
-
 use crate::message::Message;
 use crate::pid::Pid;
 use crate::term::Term;
@@ -196,9 +193,10 @@ impl<'a> Input<'a> {
 }
 
 /// Appends the `Deliver` frame of `terms` for process `to` to `out`,
-/// encoded straight from the terms: the same bytes as
-/// `encode_frame(&Frame::Deliver { to, message: flatten(terms, pid) })`,
-/// without the intermediate nodes. Each process handle is named with `pid`.
+/// encoded straight from the terms, by hand, in postcard's encodings: the
+/// same bytes as `encode_frame(&Frame::Deliver { to, message: flatten(terms,
+/// pid) })` (the wire's tests hold the two together), without the
+/// intermediate nodes. Each process handle is named with `pid`.
 pub(crate) fn encode_deliver(
     to: u64,
     terms: &[Term],
@@ -210,21 +208,40 @@ pub(crate) fn encode_deliver(
     for term in terms {
         count_nodes(term, pid, &mut count, &mut pids);
     }
-    let deliver = DeliverOut {
-        to,
-        nodes: NodesOut {
-            terms,
-            count,
-            pids: &pids,
-        },
-    };
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
-    // Serializing into a Vec cannot fail for these types.
-    let out_vec = std::mem::take(out);
-    *out = postcard::to_extend(&deliver, out_vec).unwrap_or_default();
+    out.push(DELIVER);
+    varint(u128::from(to), out);
+    varint(count as u128, out);
+    let mut pids = pids.iter();
+    for term in terms {
+        write_nodes(term, &mut pids, out);
+    }
     let len = (out.len() - start - 4) as u32;
     out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Appends `value` as an unsigned LEB128 varint, as postcard writes every
+/// integer wider than a byte.
+fn varint(mut value: u128, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Appends a length-prefixed byte string.
+fn bytes(value: &[u8], out: &mut Vec<u8>) {
+    varint(value.len() as u128, out);
+    out.extend_from_slice(value);
+}
+
+/// Appends a value with postcard's serde encoder, for the rare nodes.
+fn serde(value: &impl serde::Serialize, out: &mut Vec<u8>) {
+    // Serializing into a Vec cannot fail for these types.
+    let vec = std::mem::take(out);
+    *out = postcard::to_extend(value, vec).unwrap_or_default();
 }
 
 /// Counts the nodes `term` flattens to and names its process handles, in
@@ -254,103 +271,58 @@ fn count_nodes(
     }
 }
 
-/// `Frame::Deliver` as it is written.
-struct DeliverOut<'a> {
-    to: u64,
-    nodes: NodesOut<'a>,
-}
-
-impl Serialize for DeliverOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut v = s.serialize_struct_variant("Frame", u32::from(DELIVER), "Deliver", 2)?;
-        v.serialize_field("to", &self.to)?;
-        v.serialize_field("message", &self.nodes)?;
-        v.end()
-    }
-}
-
-/// A message's terms written as their nodes, in pre-order.
-struct NodesOut<'a> {
-    terms: &'a [Term],
-    count: usize,
-    /// The message's process handles, named, in order.
-    pids: &'a [WirePid],
-}
-
-impl Serialize for NodesOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.count))?;
-        let mut pids = self.pids.iter();
-        for term in self.terms {
-            write_nodes(term, &mut pids, &mut seq)?;
-        }
-        seq.end()
-    }
-}
-
-fn write_nodes<S: SerializeSeq>(
-    term: &Term,
-    pids: &mut std::slice::Iter<'_, WirePid>,
-    seq: &mut S,
-) -> Result<(), S::Error> {
+/// Appends `term`'s nodes in pre-order: each its [`Node`] variant's index,
+/// then its value.
+fn write_nodes(term: &Term, pids: &mut std::slice::Iter<'_, WirePid>, out: &mut Vec<u8>) {
     match term {
-        Term::Bool(v) => seq.serialize_element(&NodeRef::Bool(*v)),
-        Term::Int(v) => seq.serialize_element(&NodeRef::Int(*v)),
-        Term::Float(v) => seq.serialize_element(&NodeRef::Float(*v)),
-        Term::Char(v) => seq.serialize_element(&NodeRef::Char(*v)),
-        Term::Str(v) => seq.serialize_element(&NodeRef::Str(v)),
-        Term::Bytes(v) => seq.serialize_element(&NodeRef::Bytes(BytesRef(v))),
+        Term::Bool(v) => out.extend_from_slice(&[0, u8::from(*v)]),
+        Term::Int(v) => {
+            out.push(1);
+            varint(((v << 1) ^ (v >> 127)) as u128, out);
+        }
+        Term::Float(v) => {
+            out.push(2);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        Term::Char(v) => {
+            out.push(3);
+            bytes(v.encode_utf8(&mut [0; 4]).as_bytes(), out);
+        }
+        Term::Str(v) => {
+            out.push(4);
+            bytes(v.as_bytes(), out);
+        }
+        Term::Bytes(v) => {
+            out.push(5);
+            bytes(v, out);
+        }
         Term::Tuple(items) | Term::List(items) => {
-            let n = items.len() as u32;
-            match term {
-                Term::Tuple(_) => seq.serialize_element(&NodeRef::Tuple(n))?,
-                _ => seq.serialize_element(&NodeRef::List(n))?,
-            }
+            out.push(if matches!(term, Term::Tuple(_)) { 6 } else { 7 });
+            varint(items.len() as u128, out);
             for item in items {
-                write_nodes(item, pids, seq)?;
+                write_nodes(item, pids, out);
             }
-            Ok(())
         }
         Term::Map(map) => {
-            seq.serialize_element(&NodeRef::Map(map.len() as u32))?;
+            out.push(8);
+            varint(map.len() as u128, out);
             for (k, v) in map {
-                write_nodes(k, pids, seq)?;
-                write_nodes(v, pids, seq)?;
+                write_nodes(k, pids, out);
+                write_nodes(v, pids, out);
             }
-            Ok(())
         }
-        Term::Pid(_) => match pids.next() {
-            Some(p) => seq.serialize_element(&NodeRef::Pid(p)),
-            None => Err(serde::ser::Error::custom("process handles miscounted")),
-        },
-        Term::Exit(e) => seq.serialize_element(&NodeRef::Exit(WireExit::from_exit(e))),
-        Term::Opaque(_) => seq.serialize_element(&NodeRef::Tuple(0)),
+        Term::Pid(_) => {
+            out.push(9);
+            // Named in the same order by `count_nodes`.
+            if let Some(p) = pids.next() {
+                serde(p, out);
+            }
+        }
+        Term::Exit(e) => {
+            out.push(10);
+            serde(&WireExit::from_exit(e), out);
+        }
+        // Refused before encoding; a tuple of none, were it to get here.
+        Term::Opaque(_) => out.extend_from_slice(&[6, 0]),
     }
-}
-
-/// Bytes written as one serde byte string, as [`Node::Bytes`] is.
-struct BytesRef<'a>(&'a [u8]);
-
-impl Serialize for BytesRef<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(self.0)
-    }
-}
-
-/// [`Node`] borrowed from the term it is written from: the same variants,
-/// in the same order, so the same bytes.
-#[derive(Serialize)]
-#[serde(rename = "Node")]
-enum NodeRef<'a> {
-    Bool(bool),
-    Int(i128),
-    Float(f64),
-    Char(char),
-    Str(&'a str),
-    Bytes(BytesRef<'a>),
-    Tuple(u32),
-    List(u32),
-    Map(u32),
-    Pid(&'a WirePid),
-    Exit(WireExit),
 }

@@ -72,22 +72,52 @@ fn nested_terms_survive_the_wire() {
 #[allow(clippy::mutable_key_type)]
 fn direct_encoding_is_the_flattened_frame_and_decodes_back() {
     let map: BTreeMap<Term, Term> = [(Term::Int(1), Term::List(vec![]))].into();
+    let root = crate::Root::new();
+    let pid = root.spawn(|_: &mut crate::Ctx| {}).unwrap();
+    let wire = WirePid {
+        node: 1,
+        id: pid.id(),
+        name: pid.name().into(),
+        kind: "Thread".into(),
+        exit: None,
+    };
     let terms = vec![
         Term::Str("hi".into()),
         Term::Tuple(vec![Term::Bytes(vec![1, 2]), Term::Map(map)]),
         Term::Exit(Exit::with_error("gone")),
         Term::Float(-0.5),
+        Term::Char('é'),
+        Term::Bool(false),
+        Term::List(vec![
+            Term::Int(-5),
+            Term::Int(i128::MIN),
+            Term::Int(i128::MAX),
+        ]),
+        Term::Pid(pid.clone()),
+        Term::Int(1 << 70),
     ];
     let mut expected = Vec::new();
-    let message = flatten(&terms, &mut |_| unreachable!());
-    encode_frame(&Frame::Deliver { to: 9, message }, &mut expected);
+    let message = flatten(&terms, &mut |_| wire.clone());
+    encode_frame(
+        &Frame::Deliver {
+            to: 1 << 33,
+            message,
+        },
+        &mut expected,
+    );
     let mut direct = vec![7];
-    encode_deliver(9, &terms, &mut |_| unreachable!(), &mut direct);
+    encode_deliver(1 << 33, &terms, &mut |_| wire.clone(), &mut direct);
     assert_eq!(direct[1..], expected[..]);
-    let (to, message) = decode_message(&direct[5..], &mut no_pids).unwrap();
-    assert_eq!(to, 9);
+    let (to, message) = decode_message(&direct[5..], &mut |p| {
+        assert_eq!(p, wire);
+        Ok(pid.clone())
+    })
+    .unwrap();
+    assert_eq!(to, 1 << 33);
     let expected = Message::new(terms.iter().map(|t| t.try_clone().unwrap()).collect());
     assert_eq!(format!("{message:?}"), format!("{expected:?}"));
+    pid.terminate();
+    pid.wait();
 }
 
 #[test]

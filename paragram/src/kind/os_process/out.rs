@@ -28,11 +28,17 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::pid::lock;
 
-/// Capacity a drained buffer keeps for the next batch, at most.
-const KEEP: usize = 1 << 20;
-
 /// Queued bytes from which a sender waits for a writer to take them.
 pub(super) const BUSY: usize = 4 << 20;
+
+/// Capacity a drained buffer keeps for the next batch, at most: what a
+/// buffer grows to (by doubling) on its way past [`BUSY`], so a connection
+/// kept busy reuses its two buffers instead of growing a new one (and
+/// faulting its pages in) for every batch.
+const KEEP: usize = 2 * BUSY;
+
+/// Capacity a thread's scratch buffer keeps, at most.
+const KEEP_SCRATCH: usize = 64 << 10;
 
 /// What a thread is to the connections it uses.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -67,7 +73,7 @@ pub(super) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     let mut buf = SCRATCH.with(Cell::take);
     buf.clear();
     let result = f(&mut buf);
-    if buf.capacity() <= KEEP {
+    if buf.capacity() <= KEEP_SCRATCH {
         SCRATCH.with(|scratch| scratch.set(buf));
     }
     result
