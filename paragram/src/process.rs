@@ -62,6 +62,13 @@ pub struct FnProcess<F> {
     start: Option<F>,
 }
 
+impl<F> FnProcess<F> {
+    /// The process whose start-up code is `start`.
+    pub(crate) fn new(start: F) -> FnProcess<F> {
+        FnProcess { start: Some(start) }
+    }
+}
+
 impl<F, R> Process for FnProcess<F>
 where
     F: FnOnce(&mut Ctx) -> R + Send + 'static,

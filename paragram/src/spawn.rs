@@ -12,7 +12,7 @@ use crate::kind::{self, Kind, os_process};
 use crate::link;
 use crate::mailbox::mailbox;
 use crate::pid::{Core, Pid};
-use crate::process::Process;
+use crate::process::{FnProcess, Outcome, Process};
 use crate::runner::Runner;
 
 /// A process to spawn, with its options.
@@ -69,6 +69,65 @@ impl Spawn {
             kind: Kind::OsProcess,
             os: Some(os),
             ..Spawn::process(process)
+        }
+    }
+
+    /// A process that runs in a child OS process ([`Kind::OsProcess`]) from
+    /// a function: `start(ctx, arg)` is its start-up code, as a closure's
+    /// is for a process of the thread kind. `arg` (the state a closure
+    /// would capture) is serialized now and rebuilt in the child, which
+    /// must register the function with
+    /// [`Registry::register_fn`](crate::os_process::Registry::register_fn).
+    /// `.kind(..)` can still choose another kind.
+    ///
+    /// `start` must be a named function: the child finds it by its path.
+    /// A closure that captures state is refused at compile time (its state
+    /// would be left behind), and one that captures nothing at `spawn`
+    /// with [`SpawnError::Serialize`] (closures have no name the child can
+    /// tell apart).
+    ///
+    /// ```no_run
+    /// use paragram::{Ctx, PatternError, Root, Spawn, pattern};
+    ///
+    /// fn adder(ctx: &mut Ctx, base: i64) -> Result<(), PatternError> {
+    ///     ctx.receive(pattern!(i64), move |_, (n,): (i64,)| println!("{}", base + n))
+    /// }
+    ///
+    /// fn main() {
+    ///     paragram::os_process::hook(|r| {
+    ///         r.register_fn(adder);
+    ///     });
+    ///     let root = Root::new();
+    ///     let pid = root.spawn(Spawn::os_process_fn(adder, 40)).unwrap();
+    ///     pid.send(2i64).unwrap();
+    /// }
+    /// ```
+    pub fn os_process_fn<F, A, R>(start: F, arg: A) -> Spawn
+    where
+        F: Fn(&mut Ctx, A) -> R + Send + 'static,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Outcome,
+    {
+        const {
+            assert!(
+                std::mem::size_of::<F>() == 0,
+                "`Spawn::os_process_fn` takes a named function: a closure's captured state \
+                 cannot cross to the child (pass it as the argument)"
+            );
+        }
+        let type_name = std::any::type_name::<F>();
+        let state = if type_name.contains("{{closure}}") {
+            Err(format!(
+                "`{type_name}` is a closure, which the child cannot find by name: \
+                 spawn a named function"
+            ))
+        } else {
+            postcard::to_allocvec(&arg).map_err(|e| e.to_string())
+        };
+        Spawn {
+            kind: Kind::OsProcess,
+            os: Some(OsInit { type_name, state }),
+            ..Spawn::process(FnProcess::new(move |ctx: &mut Ctx| start(ctx, arg)))
         }
     }
 

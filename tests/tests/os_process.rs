@@ -12,7 +12,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use paragram::os_process::OsProcessError;
 use paragram::{
     BoxError, Ctx, Exit, LinkedExit, Opaque, Panicked, Pid, Process, Root, SendFailure, Spawn,
-    Term, pattern,
+    SpawnError, Term, pattern,
 };
 use serde::{Deserialize, Serialize};
 
@@ -120,9 +120,29 @@ impl Echo {
     }
 }
 
+/// A process from a function, run in a child OS process: `base` is the
+/// state a closure would capture.
+fn adder(ctx: &mut Ctx, base: i64) -> Result<(), BoxError> {
+    ctx.receive(
+        pattern!("add", Pid, i64),
+        move |_, (to, n): (Pid, i64)| -> Result<(), BoxError> {
+            to.send(("sum", base + n)).map_err(|e| e.to_string())?;
+            Ok(())
+        },
+    )?;
+    ctx.receive(pattern!("os pid", Pid), |_, (to,): (Pid,)| {
+        let _ = to.send(("os pid", std::process::id()));
+    })?;
+    Ok(())
+}
+
+/// A function spawned as an OS process but never registered.
+fn unregistered(_: &mut Ctx, _: ()) {}
+
 fn main() {
     paragram::os_process::hook(|r| {
         r.register::<Echo>();
+        r.register_fn(adder);
     });
     if std::env::var_os("PARAGRAM_TEST_PARENT").is_some() {
         parent_to_be_killed();
@@ -237,6 +257,18 @@ fn main() {
         (
             "os_process_no_zombies_after_children_end",
             no_zombies_after_children_end,
+        ),
+        (
+            "os_process_named_function_runs_as_os_process",
+            named_function_runs_as_os_process,
+        ),
+        (
+            "os_process_closure_is_refused_at_spawn",
+            closure_is_refused_at_spawn,
+        ),
+        (
+            "os_process_unregistered_function_is_an_exit",
+            unregistered_function_is_an_exit,
         ),
         (
             "os_process_unregistered_type_is_an_exit",
@@ -1042,6 +1074,41 @@ fn unregistered_type_is_an_exit() -> Result<(), Failed> {
     let exit = wait(&child)?;
     check(
         exit.to_string().contains("is not registered"),
+        exit.to_string(),
+    )
+}
+
+fn named_function_runs_as_os_process() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(Spawn::os_process_fn(adder, 40))?;
+    let (collector, rx) = collector(&root);
+    child.send(("add", &collector, 2))?;
+    let (tag, sum) = recv(&rx)?;
+    check(
+        tag == "sum" && sum == Term::Int(42),
+        format!("{tag} {sum:?}"),
+    )?;
+    let pid = os_pid(&child, &root)?;
+    check(pid != std::process::id(), "runs in another OS process")?;
+    child.terminate();
+    check(wait(&child)?.is_normal(), "normal end")
+}
+
+fn closure_is_refused_at_spawn() -> Result<(), Failed> {
+    let root = Root::new();
+    let spawn = Spawn::os_process_fn(|_: &mut Ctx, _: i64| {}, 1);
+    match root.spawn(spawn) {
+        Err(SpawnError::Serialize(why)) => check(why.contains("is a closure"), why),
+        other => Err(format!("expected a refusal, got {other:?}").into()),
+    }
+}
+
+fn unregistered_function_is_an_exit() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(Spawn::os_process_fn(unregistered, ()))?;
+    let exit = wait(&child)?;
+    check(
+        exit.to_string().contains("unregistered` is not registered"),
         exit.to_string(),
     )
 }

@@ -4,20 +4,22 @@
 use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::CHILD_ENV;
 use super::conn::{Conn, Side};
+use crate::ctx::Ctx;
 use crate::kind::thread::Slot;
-use crate::process::Process;
+use crate::process::{FnProcess, Outcome, Process};
 use crate::spawn::{self, Spawn};
 use crate::wire::{Frame, WireExit, encode_frame, read_frame};
 
-type Build = fn(&[u8]) -> Result<Box<dyn Process>, String>;
+type Build = Box<dyn Fn(&[u8]) -> Result<Box<dyn Process>, String>>;
 
-/// The process types a child OS process can run, by type name.
+/// The process types and functions a child OS process can run, by name.
 #[derive(Default)]
 pub struct Registry {
     types: HashMap<&'static str, Build>,
@@ -27,11 +29,33 @@ impl Registry {
     /// Lets a child run processes of type `P` (spawned with
     /// [`Spawn::os_process`]).
     pub fn register<P: Process + DeserializeOwned>(&mut self) -> &mut Registry {
-        fn build<P: Process + DeserializeOwned>(state: &[u8]) -> Result<Box<dyn Process>, String> {
+        let build = |state: &[u8]| -> Result<Box<dyn Process>, String> {
             let process: P = postcard::from_bytes(state).map_err(|e| e.to_string())?;
             Ok(Box::new(process))
-        }
-        self.types.insert(std::any::type_name::<P>(), build::<P>);
+        };
+        self.types
+            .insert(std::any::type_name::<P>(), Box::new(build));
+        self
+    }
+
+    /// Lets a child run the function `start` as a process (spawned with
+    /// [`Spawn::os_process_fn`]).
+    pub fn register_fn<F, A, R>(&mut self, start: F) -> &mut Registry
+    where
+        F: Fn(&mut Ctx, A) -> R + Send + Sync + 'static,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Outcome,
+    {
+        let start = Arc::new(start);
+        let build = move |state: &[u8]| -> Result<Box<dyn Process>, String> {
+            let arg: A = postcard::from_bytes(state).map_err(|e| e.to_string())?;
+            let start = start.clone();
+            Ok(Box::new(FnProcess::new(move |ctx: &mut Ctx| {
+                start(ctx, arg)
+            })))
+        };
+        self.types
+            .insert(std::any::type_name::<F>(), Box::new(build));
         self
     }
 }
