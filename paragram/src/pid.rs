@@ -323,9 +323,32 @@ pub struct ProcessId {
     id: u64,
     kind: &'static str,
     name: String,
+    /// For a process of another OS process: that OS process's pid and the
+    /// process's id there.
+    home: Option<(u32, u64)>,
 }
 
 impl ProcessId {
+    pub(crate) fn new(id: u64, kind: &'static str, name: String) -> ProcessId {
+        ProcessId {
+            id,
+            kind,
+            name,
+            home: None,
+        }
+    }
+
+    /// For a process of another OS process: that OS process's pid and the
+    /// process's id there.
+    pub(crate) fn home(&self) -> Option<(u32, u64)> {
+        self.home
+    }
+
+    /// The kind's name, as the `Pid` prints it.
+    pub(crate) fn kind(&self) -> &'static str {
+        self.kind
+    }
+
     /// The process's id, as [`Pid::id`].
     pub fn id(&self) -> u64 {
         self.id
@@ -343,6 +366,7 @@ impl From<&Pid> for ProcessId {
             id: pid.core.id,
             kind: pid.core.kind,
             name: pid.core.name.clone(),
+            home: pid.core.remote.get().map(|remote| remote.home()),
         }
     }
 }

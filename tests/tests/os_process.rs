@@ -235,6 +235,10 @@ fn main() {
             parent_process_failure_reaches_child,
         ),
         (
+            "os_process_linked_exit_through_a_child_keeps_the_root_cause_flat",
+            linked_exit_through_a_child_keeps_the_root_cause_flat,
+        ),
+        (
             "os_process_child_links_to_parent_process",
             child_links_to_parent_process,
         ),
@@ -460,12 +464,15 @@ fn messages_before_an_end_come_before_its_exit() -> Result<(), Failed> {
     for i in 0..MESSAGES {
         check(recv(&rx)?.1 == Term::Int(i.into()), "every echo, in order")?;
     }
-    // The child's linked exit crosses back as its text.
+    // The child's linked exit crosses back whole: its peer is the sender
+    // here, its cause the sender's own.
     let exit = wait(&child)?;
-    let text = exit.to_string();
+    let linked = exit
+        .downcast_ref::<LinkedExit>()
+        .ok_or_else(|| format!("not a linked exit: {exit:?}"))?;
     check(
-        text.starts_with("linked process") && text.ends_with("exited: sender done"),
-        text,
+        linked.peer == sender && linked.cause.to_string() == "sender done",
+        format!("{exit:?}"),
     )?;
     check(
         wait(&sender)?.to_string() == "sender done",
@@ -732,12 +739,41 @@ fn parent_process_failure_reaches_child() -> Result<(), Failed> {
     let child = recv(&rx)?;
     parent.send("fail")?;
     let exit = wait(&child)?;
-    let linked = exit.downcast_ref::<paragram::os_process::RemoteError>();
-    check(linked.is_some(), format!("{exit:?}"))?;
+    let linked = exit
+        .downcast_ref::<LinkedExit>()
+        .ok_or_else(|| format!("not a linked exit: {exit:?}"))?;
     check(
-        exit.to_string().contains("exited: the parent failed"),
-        exit.to_string(),
+        linked.peer == parent && linked.cause.to_string() == "the parent failed",
+        format!("{exit:?}"),
     )
+}
+
+/// A cascade through a child OS process passes the root cause on flat, as
+/// between threads: local process → child → local trapper.
+fn linked_exit_through_a_child_keeps_the_root_cause_flat() -> Result<(), Failed> {
+    let root = Root::new();
+    let (trapper, exits) = trapper(&root);
+    let child = root.spawn(echo("e").link_to(&trapper))?;
+    let first = root.spawn(Spawn::new(fails_on_request).link_to(&child))?;
+    first.send("fail")?;
+    let (_, exit, from) = recv(&exits)?;
+    check(from == child, "the child's end reaches the trapper")?;
+    let linked = exit
+        .downcast_ref::<LinkedExit>()
+        .ok_or_else(|| format!("not a linked exit: {exit:?}"))?;
+    check(linked.peer == first, format!("peer {:?}", linked.peer))?;
+    check(
+        linked.cause.downcast_ref::<LinkedExit>().is_none()
+            && linked.cause.to_string() == "first failure",
+        format!("cause {:?}", linked.cause),
+    )
+}
+
+/// A process that fails with "first failure" when told `"fail"`.
+fn fails_on_request(ctx: &mut Ctx) -> Result<(), paragram::PatternError> {
+    ctx.receive(pattern!("fail"), |_, ()| -> Result<(), BoxError> {
+        Err("first failure".into())
+    })
 }
 
 fn child_links_to_parent_process() -> Result<(), Failed> {

@@ -16,8 +16,9 @@ use std::io::{self, Read};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::exit::{Exit, Panicked, UnhandledMessage};
-use crate::spawn::SpawnError;
+use crate::exit::{Exit, LinkedExit, Panicked, UnhandledMessage};
+use crate::pid::ProcessId;
+use crate::spawn::{SpawnError, next_id};
 
 mod deliver;
 mod flat;
@@ -71,7 +72,9 @@ pub struct WirePid {
     pub exit: Option<WireExit>,
 }
 
-/// An exit value on the wire: the error's kind and text.
+/// An exit value on the wire: the error's kind and text, and for a
+/// linked exit its peer and root cause, so that a cascade through OS
+/// processes passes the root cause on flat, as it does between threads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum WireExit {
     /// A normal end.
@@ -82,30 +85,144 @@ pub enum WireExit {
     Unhandled(String),
     /// Any other error, as its `Display` text.
     Error(String),
+    /// [`LinkedExit`]: the peer, and the root cause (never itself linked,
+    /// so a hostile frame cannot nest exits).
+    Linked {
+        /// The linked process that ended.
+        peer: WireProcess,
+        /// What it ended with, at the root.
+        cause: WireCause,
+    },
+}
+
+/// The root cause of a linked exit on the wire: an exit that is not
+/// itself linked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum WireCause {
+    /// A normal end.
+    Normal,
+    /// [`Panicked`], with the panic message.
+    Panicked(String),
+    /// [`UnhandledMessage`], with the message.
+    Unhandled(String),
+    /// Any other error, as its `Display` text.
+    Error(String),
+}
+
+/// A process named in an exit value: the OS process it runs in (`node`,
+/// an OS pid), its id there, its kind's name and its name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireProcess {
+    /// The OS pid of the program the process runs in.
+    pub node: u32,
+    /// The process's id in that program.
+    pub id: u64,
+    /// The process's kind name.
+    pub kind: String,
+    /// The process's name.
+    pub name: String,
 }
 
 impl WireExit {
-    /// The wire form of `exit`.
+    /// The wire form of `exit`; a linked exit's peer is named as a
+    /// process of this program.
     pub fn from_exit(exit: &Exit) -> WireExit {
+        WireExit::from_exit_naming(exit, &mut |peer| {
+            let (node, id) = peer.home().unwrap_or((std::process::id(), peer.id()));
+            WireProcess {
+                node,
+                id,
+                kind: peer.kind().to_owned(),
+                name: peer.name().to_owned(),
+            }
+        })
+    }
+
+    /// The wire form of `exit`, a linked exit's peer named with `name`.
+    pub(crate) fn from_exit_naming(
+        exit: &Exit,
+        name: &mut dyn FnMut(&ProcessId) -> WireProcess,
+    ) -> WireExit {
+        if let Some(linked) = exit.downcast_ref::<LinkedExit>() {
+            return WireExit::Linked {
+                peer: name(&linked.peer),
+                cause: WireCause::from_exit(&linked.cause),
+            };
+        }
+        WireCause::from_exit(exit).into()
+    }
+
+    /// The exit value this stands for; other errors become
+    /// [`RemoteError`]s. A linked exit's peer gets an id of its own here,
+    /// equal to no process of this program.
+    pub fn into_exit(self) -> Exit {
+        self.into_exit_naming(&mut |peer| {
+            ProcessId::new(next_id(), kind_name(&peer.kind), peer.name)
+        })
+    }
+
+    /// The exit value this stands for, a linked exit's peer named with
+    /// `name`.
+    pub(crate) fn into_exit_naming(self, name: &mut dyn FnMut(WireProcess) -> ProcessId) -> Exit {
+        let cause = match self {
+            WireExit::Normal => WireCause::Normal,
+            WireExit::Panicked(message) => WireCause::Panicked(message),
+            WireExit::Unhandled(message) => WireCause::Unhandled(message),
+            WireExit::Error(message) => WireCause::Error(message),
+            WireExit::Linked { peer, cause } => {
+                return Exit::with_error(LinkedExit {
+                    peer: name(peer),
+                    cause: cause.into_exit(),
+                });
+            }
+        };
+        cause.into_exit()
+    }
+}
+
+impl WireCause {
+    /// The wire form of `exit`, taken as a root cause: a linked exit here
+    /// (which a root cause never is) would cross as its text.
+    fn from_exit(exit: &Exit) -> WireCause {
         if exit.is_normal() {
-            WireExit::Normal
+            WireCause::Normal
         } else if let Some(p) = exit.downcast_ref::<Panicked>() {
-            WireExit::Panicked(p.message.clone())
+            WireCause::Panicked(p.message.clone())
         } else if let Some(u) = exit.downcast_ref::<UnhandledMessage>() {
-            WireExit::Unhandled(u.message.clone())
+            WireCause::Unhandled(u.message.clone())
         } else {
-            WireExit::Error(exit.to_string())
+            WireCause::Error(exit.to_string())
         }
     }
 
-    /// The exit value this stands for; other errors become [`RemoteError`]s.
-    pub fn into_exit(self) -> Exit {
+    fn into_exit(self) -> Exit {
         match self {
-            WireExit::Normal => Exit::normal(),
-            WireExit::Panicked(message) => Exit::with_error(Panicked { message }),
-            WireExit::Unhandled(message) => Exit::with_error(UnhandledMessage { message }),
-            WireExit::Error(message) => Exit::with_error(RemoteError { message }),
+            WireCause::Normal => Exit::normal(),
+            WireCause::Panicked(message) => Exit::with_error(Panicked { message }),
+            WireCause::Unhandled(message) => Exit::with_error(UnhandledMessage { message }),
+            WireCause::Error(message) => Exit::with_error(RemoteError { message }),
         }
+    }
+}
+
+impl From<WireCause> for WireExit {
+    fn from(cause: WireCause) -> WireExit {
+        match cause {
+            WireCause::Normal => WireExit::Normal,
+            WireCause::Panicked(message) => WireExit::Panicked(message),
+            WireCause::Unhandled(message) => WireExit::Unhandled(message),
+            WireCause::Error(message) => WireExit::Error(message),
+        }
+    }
+}
+
+/// The kind name a process of another program prints with: its own, if it
+/// is one this program knows.
+pub(crate) fn kind_name(kind: &str) -> &'static str {
+    match kind {
+        "Thread" => "Thread",
+        "OsProcess" => "OsProcess",
+        _ => "Remote",
     }
 }
 

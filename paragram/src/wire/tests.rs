@@ -323,3 +323,32 @@ fn hand_decoder_agrees_with_serde_on_corrupted_frames() {
     }
     assert!(agreed > 100, "only {agreed} corrupted frames still decoded");
 }
+
+/// A linked exit crosses with its peer and its root cause, flat: read
+/// back, it is a `LinkedExit` again, whose cause is the panic itself.
+#[test]
+fn linked_exit_crosses_whole_and_flat() {
+    let root = crate::Root::new();
+    let peer = root.spawn(|_: &mut crate::Ctx| {}).unwrap();
+    let panicked = Exit::with_error(crate::exit::Panicked {
+        message: "boom".into(),
+    });
+    let once = Exit::with_error(crate::exit::LinkedExit::new(&peer, &panicked));
+    let twice = Exit::with_error(crate::exit::LinkedExit::new(&peer, &once));
+    let wire = WireExit::from_exit(&twice);
+    let WireExit::Linked { peer: named, cause } = &wire else {
+        panic!("not linked: {wire:?}")
+    };
+    assert_eq!((named.id, named.name.as_str()), (peer.id(), peer.name()));
+    assert_eq!(cause, &WireCause::Panicked("boom".into()));
+    let back = wire.into_exit();
+    let linked = back.downcast_ref::<crate::exit::LinkedExit>().unwrap();
+    assert_eq!(linked.peer.name(), peer.name());
+    let cause = linked
+        .cause
+        .downcast_ref::<crate::exit::Panicked>()
+        .unwrap();
+    assert_eq!(cause.message, "boom");
+    peer.terminate();
+    peer.wait();
+}

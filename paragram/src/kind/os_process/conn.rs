@@ -18,13 +18,13 @@ use crate::exit::Exit;
 use crate::kind::thread::Slot;
 use crate::link;
 use crate::mailbox::{Inbox, mailbox};
-use crate::pid::{Core, Pid, lock};
+use crate::pid::{Core, Pid, ProcessId, lock};
 use crate::runner::Envelope;
 use crate::spawn::{SpawnError, next_id};
 use crate::term::Term;
 use crate::wire::{
-    Frame, FrameReader, Incoming, WireError, WireExit, WirePid, decode_incoming, encode_deliver,
-    encode_frame,
+    Frame, FrameReader, Incoming, WireError, WireExit, WirePid, WireProcess, decode_incoming,
+    encode_deliver, encode_frame, kind_name,
 };
 
 /// Which end of the connection this is.
@@ -154,8 +154,60 @@ impl Conn {
 
     /// Tells the peer's process `id` to end with `exit`.
     pub(crate) fn terminate(&self, id: u64, exit: &Exit) {
-        let exit = WireExit::from_exit(exit);
+        let exit = self.wire_exit(exit);
         self.send_frame(&Frame::Terminate { to: id, exit });
+    }
+
+    /// `exit` as the peer will read it: a linked exit's peer named as the
+    /// peer knows it.
+    fn wire_exit(&self, exit: &Exit) -> WireExit {
+        WireExit::from_exit_naming(exit, &mut |peer| {
+            let (node, id) = peer.home().unwrap_or_else(|| self.wire_process(peer.id()));
+            WireProcess {
+                node,
+                id,
+                kind: peer.kind().to_owned(),
+                name: peer.name().to_owned(),
+            }
+        })
+    }
+
+    /// How the peer names this side's process with local id `id`.
+    fn wire_process(&self, id: u64) -> (u32, u64) {
+        match self.main.get() {
+            Some(main) if main.id == id => (self.node, 0),
+            _ => (self.node, id),
+        }
+    }
+
+    /// The exit value of a `WireExit` from the peer: a linked exit's peer
+    /// is the process here it names, if there is one.
+    fn local_exit(&self, exit: WireExit) -> Exit {
+        exit.into_exit_naming(&mut |peer| {
+            let local = if peer.node == self.node {
+                match (peer.id, self.main.get()) {
+                    (0, Some(main)) => Some(main.id),
+                    (id, _) => Some(id),
+                }
+            } else if peer.node == self.peer {
+                lock(&self.imports)
+                    .get(&peer.id)
+                    .and_then(Weak::upgrade)
+                    .map(|core| core.id)
+            } else {
+                None
+            };
+            ProcessId::new(
+                local.unwrap_or_else(next_id),
+                kind_name(&peer.kind),
+                peer.name,
+            )
+        })
+    }
+
+    /// The other side's OS pid.
+    pub(crate) fn peer(&self) -> u32 {
+        self.peer
     }
 
     /// Cuts the connection: the peer reads EOF.
@@ -220,7 +272,7 @@ impl Conn {
             id,
             name: core.name.clone(),
             kind: core.kind.to_owned(),
-            exit: core.exit().as_ref().map(WireExit::from_exit),
+            exit: core.exit().as_ref().map(|exit| self.wire_exit(exit)),
         }
     }
 
@@ -238,13 +290,8 @@ impl Conn {
         if self.side == Side::Parent && pid.id == 0 {
             self.main_count.fetch_add(1, Ordering::SeqCst);
         }
-        let kind = match pid.kind.as_str() {
-            "Thread" => "Thread",
-            "OsProcess" => "OsProcess",
-            _ => "Remote",
-        };
-        let exit = pid.exit.map(WireExit::into_exit);
-        self.proxy(pid.id, pid.name, kind, exit, None, None)
+        let exit = pid.exit.map(|exit| self.local_exit(exit));
+        self.proxy(pid.id, pid.name, kind_name(&pid.kind), exit, None, None)
             .map_err(WireError::Proxy)
     }
 
@@ -371,9 +418,12 @@ impl Conn {
                 let _ = target
                     .core()
                     .mailbox
-                    .push(Envelope::Terminate(exit.into_exit()));
+                    .push(Envelope::Terminate(self.local_exit(exit)));
             }
-            Frame::Exited { id, exit } => self.end_proxy(id, exit.into_exit()),
+            Frame::Exited { id, exit } => {
+                let exit = self.local_exit(exit);
+                self.end_proxy(id, exit);
+            }
             Frame::Link { local, remote } => {
                 let local = self.export(local)?;
                 let remote = self.local_pid(remote)?;
@@ -453,7 +503,7 @@ impl Conn {
                     // already: this goes after.
                     self.send_frame(&Frame::Exited {
                         id,
-                        exit: WireExit::from_exit(&exit),
+                        exit: self.wire_exit(&exit),
                     });
                     if id == 0
                         && let Some(done) = lock(&self.done).take()

@@ -49,6 +49,11 @@ pub(crate) struct Remote {
 }
 
 impl Remote {
+    /// The OS pid of the program the process runs in, and its id there.
+    pub(crate) fn home(&self) -> (u32, u64) {
+        (self.conn.peer(), self.id)
+    }
+
     /// Sends `message` to the process, straight onto the connection; hands
     /// it back if the proxy has ended.
     pub(crate) fn send(&self, proxy: &Core, message: Message) -> Result<(), Message> {
