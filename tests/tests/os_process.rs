@@ -136,6 +136,15 @@ fn adder(ctx: &mut Ctx, base: i64) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Start-up code that fails as `how` says: "error", "panic", or not.
+fn starts(_: &mut Ctx, how: String) -> Result<(), BoxError> {
+    match how.as_str() {
+        "error" => Err("bad start".into()),
+        "panic" => panic!("panic at start"),
+        _ => Ok(()),
+    }
+}
+
 /// A function spawned as an OS process but never registered.
 fn unregistered(_: &mut Ctx, _: ()) {}
 
@@ -143,6 +152,7 @@ fn main() {
     paragram::os_process::hook(|r| {
         r.register::<Echo>();
         r.register_fn(adder);
+        r.register_fn(starts);
     });
     if std::env::var_os("PARAGRAM_TEST_PARENT").is_some() {
         parent_to_be_killed();
@@ -273,6 +283,38 @@ fn main() {
         (
             "os_process_unregistered_function_is_an_exit",
             unregistered_function_is_an_exit,
+        ),
+        (
+            "os_process_start_up_error_ends_the_process_with_that_error",
+            start_up_error_ends_the_process_with_that_error,
+        ),
+        (
+            "os_process_start_up_panic_ends_the_process_with_the_panic_message",
+            start_up_panic_ends_the_process_with_the_panic_message,
+        ),
+        (
+            "os_process_messages_sent_during_start_up_wait_for_it",
+            messages_sent_during_start_up_wait_for_it,
+        ),
+        (
+            "os_process_terminate_with_a_reason_reaches_linked_processes_as_their_cause",
+            terminate_with_a_reason_reaches_linked_processes_as_their_cause,
+        ),
+        (
+            "os_process_one_way_link_does_not_notify_the_child_when_the_named_process_ends",
+            one_way_link_does_not_notify_the_child_when_the_named_process_ends,
+        ),
+        (
+            "os_process_linking_to_a_dead_process_delivers_its_exit_at_once",
+            linking_to_a_dead_process_delivers_its_exit_at_once,
+        ),
+        (
+            "os_process_process_whose_last_pid_is_dropped_ends_normally",
+            process_whose_last_pid_is_dropped_ends_normally,
+        ),
+        (
+            "os_process_no_exit_reaches_processes_that_are_not_linked",
+            no_exit_reaches_processes_that_are_not_linked,
         ),
         (
             "os_process_unregistered_type_is_an_exit",
@@ -1147,4 +1189,123 @@ fn unregistered_function_is_an_exit() -> Result<(), Failed> {
         exit.to_string().contains("unregistered` is not registered"),
         exit.to_string(),
     )
+}
+
+// The foundation's scenarios (tests/tests/scenarios.rs) that the tests
+// above do not already cover, with the process under test in a child OS
+// process.
+
+fn start_up_error_ends_the_process_with_that_error() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(Spawn::os_process_fn(starts, "error".to_owned()))?;
+    let exit = wait(&child)?;
+    check(exit.to_string() == "bad start", exit.to_string())
+}
+
+fn start_up_panic_ends_the_process_with_the_panic_message() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(Spawn::os_process_fn(starts, "panic".to_owned()))?;
+    let exit = wait(&child)?;
+    let panicked = exit
+        .downcast_ref::<Panicked>()
+        .ok_or_else(|| format!("not a panic: {exit:?}"))?;
+    check(
+        panicked.message == "panic at start",
+        panicked.message.clone(),
+    )
+}
+
+/// Sent before the child has even started: each message waits for the
+/// start-up code that registers its receiver.
+fn messages_sent_during_start_up_wait_for_it() -> Result<(), Failed> {
+    let root = Root::new();
+    let (collector, rx) = collector(&root);
+    let child = root.spawn(Spawn::os_process_fn(adder, 1000))?;
+    for i in 0..100 {
+        child.send(("add", &collector, i))?;
+    }
+    for i in 0..100 {
+        check(recv(&rx)?.1 == Term::Int(1000 + i), "every sum, in order")?;
+    }
+    check(child.is_alive(), "no message went unhandled")
+}
+
+fn terminate_with_a_reason_reaches_linked_processes_as_their_cause() -> Result<(), Failed> {
+    let root = Root::new();
+    let (trapper, exits) = trapper(&root);
+    let child = root.spawn(echo("e").link_to(&trapper))?;
+    child.terminate_with("shutting down");
+    let (_, exit, from) = recv(&exits)?;
+    check(from == child, "from the child")?;
+    check(exit.to_string() == "shutting down", exit.to_string())
+}
+
+fn one_way_link_does_not_notify_the_child_when_the_named_process_ends() -> Result<(), Failed> {
+    let root = Root::new();
+    let (trapper, _exits) = trapper(&root);
+    let child = root.spawn(echo("e").link_to(&trapper))?;
+    trapper.terminate_with("the named process ended");
+    wait(&trapper)?;
+    let (collector, rx) = collector(&root);
+    child.send(("echo", &collector, 5))?;
+    check(recv(&rx)?.1 == Term::Int(5), "the child still answers")?;
+    check(child.is_alive(), "the child lives on")
+}
+
+/// Erlang's `noproc`: a link to a process that has already ended delivers
+/// its exit at once, here made from the child to a dead process of this
+/// side.
+fn linking_to_a_dead_process_delivers_its_exit_at_once() -> Result<(), Failed> {
+    let root = Root::new();
+    let dead = root.spawn(|_: &mut Ctx| -> Result<(), BoxError> { Err("long gone".into()) })?;
+    wait(&dead)?;
+    let child = root.spawn(echo("e"))?;
+    child.send(("link", &dead))?;
+    let exit = wait(&child)?;
+    let linked = exit
+        .downcast_ref::<LinkedExit>()
+        .ok_or_else(|| format!("not a linked exit: {exit:?}"))?;
+    check(
+        linked.peer == dead && linked.cause.to_string() == "long gone",
+        format!("{exit:?}"),
+    )
+}
+
+/// No `Pid` of the child left anywhere, and nothing queued: it ends
+/// normally, as a thread does.
+fn process_whose_last_pid_is_dropped_ends_normally() -> Result<(), Failed> {
+    let root = Root::new();
+    let (trapper, exits) = trapper(&root);
+    let child = root.spawn(echo("e").link_to(&trapper))?;
+    let pid = os_pid(&child, &root)?;
+    drop(child);
+    let (_, exit, _) = recv(&exits)?;
+    check(exit.is_normal(), format!("{exit:?}"))?;
+    let deadline = Instant::now() + DEADLINE;
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        check(
+            Instant::now() < deadline,
+            "the child OS process outlived its process",
+        )?;
+        std::thread::yield_now();
+    }
+    Ok(())
+}
+
+fn no_exit_reaches_processes_that_are_not_linked() -> Result<(), Failed> {
+    let root = Root::new();
+    let (trapper, exits) = trapper(&root);
+    // Reports the tag of every `(String, Term)` it gets; anything else (an
+    // exit notification) would end it unhandled.
+    let (bystander, seen) = collector(&root);
+    let child = root.spawn(echo("from the child").link_to(&trapper))?;
+    // The child knows the bystander, but is not linked to it.
+    child.send(("echo", &bystander, 1))?;
+    child.send("fail")?;
+    recv(&exits)?;
+    check(recv(&seen)?.0 == "from the child", "the echo")?;
+    // Whatever the child's end sent is in by now: next comes the marker.
+    bystander.send(("marker", 0))?;
+    check(recv(&seen)?.0 == "marker", "only the marker")?;
+    check(bystander.is_alive(), "the bystander is untouched")
 }
