@@ -59,27 +59,25 @@ const YIELDS: u32 = if cfg!(loom) { 2 } else { 32 };
 /// batch takes it, and the next send grows a new one).
 const BACKLOG: u32 = 8;
 
-/// What the queue holds: one item, or several queued together in order.
-enum Item<T> {
-    One(T),
-    Many(Vec<T>),
-}
+/// What a mailbox holds: items, one of which can stand for several queued
+/// together. The queue holds the items themselves, no wider than they are.
+pub(crate) trait Item: Sized {
+    /// `items`, in order, as one item.
+    fn group(items: Vec<Self>) -> Self;
 
-impl<T> Item<T> {
-    fn len(&self) -> usize {
-        match self {
-            Item::One(_) => 1,
-            Item::Many(items) => items.len(),
-        }
-    }
+    /// The items of a group, or `None` for a single item.
+    fn group_len(&self) -> Option<usize>;
+
+    /// The items of a group (`group_len` is `Some`).
+    fn into_items(self) -> Vec<Self>;
 }
 
 /// The sending side of a process's mailbox, shared by every handle.
 pub(crate) struct Mailbox<T> {
-    tx: queue::Sender<Item<T>>,
+    tx: queue::Sender<T>,
     /// A receiver for senders that find the mailbox closed after queuing:
     /// they drain what the owner's drain may have missed.
-    sweeper: queue::Receiver<Item<T>>,
+    sweeper: queue::Receiver<T>,
     /// Items queued in groups beyond one a group: the queue counts each
     /// group once.
     grouped: AtomicUsize,
@@ -91,7 +89,7 @@ pub(crate) struct Mailbox<T> {
 
 /// The receiving side, owned by whatever drives the process.
 pub(crate) struct Inbox<T> {
-    rx: queue::Receiver<Item<T>>,
+    rx: queue::Receiver<T>,
     /// Items taken from the queue in one batch, not yet handed out.
     batch: VecDeque<T>,
     /// How many receives in a row found an item at once: a backlog.
@@ -121,15 +119,12 @@ pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
     (mailbox, inbox)
 }
 
-impl<T> Mailbox<T> {
+impl<T: Item> Mailbox<T> {
     /// Queues `item`, or hands it back if the mailbox is closed, and wakes
     /// the owner if it sleeps. An item that races the close is accepted and
     /// dropped with the rest of the queue.
     pub(crate) fn push(&self, item: T) -> Result<(), T> {
-        self.queue(Item::One(item)).map_err(|item| match item {
-            Item::One(item) => item,
-            Item::Many(_) => unreachable!("queued one item"),
-        })
+        self.queue(item)
     }
 
     /// Queues `items` in their order, as one: they take one turn of the
@@ -146,16 +141,13 @@ impl<T> Mailbox<T> {
             n => n - 1,
         };
         self.grouped.fetch_add(extra, Ordering::Relaxed);
-        self.queue(Item::Many(items)).map_err(|item| {
+        self.queue(T::group(items)).map_err(|group| {
             self.grouped.fetch_sub(extra, Ordering::Relaxed);
-            match item {
-                Item::Many(items) => items,
-                Item::One(item) => vec![item],
-            }
+            group.into_items()
         })
     }
 
-    fn queue(&self, item: Item<T>) -> Result<(), Item<T>> {
+    fn queue(&self, item: T) -> Result<(), T> {
         if self.gate.load(Ordering::Acquire) & CLOSED != 0 {
             return Err(item);
         }
@@ -191,24 +183,33 @@ impl<T> Mailbox<T> {
         drop_all(std::iter::from_fn(|| inbox.rx.try_recv()).flat_map(|i| self.ungroup(i)));
     }
 
-    /// `item`, taken from the queue, no longer counted in [`Mailbox::len`].
-    fn ungroup(&self, item: Item<T>) -> Item<T> {
-        let extra = item.len().saturating_sub(1);
-        if extra > 0 {
-            self.grouped.fetch_sub(extra, Ordering::Relaxed);
+    /// The items `item` stands for, taken from the queue: no longer
+    /// counted in [`Mailbox::len`].
+    fn ungroup(&self, item: T) -> Ungrouped<T> {
+        match item.group_len() {
+            None => Ungrouped::One(Some(item)),
+            Some(len) => {
+                self.grouped
+                    .fetch_sub(len.saturating_sub(1), Ordering::Relaxed);
+                Ungrouped::Many(item.into_items().into_iter())
+            }
         }
-        item
     }
 }
 
-impl<T> IntoIterator for Item<T> {
-    type Item = T;
-    type IntoIter = std::iter::Chain<std::option::IntoIter<T>, std::vec::IntoIter<T>>;
+/// The items one queued item stands for.
+enum Ungrouped<T> {
+    One(Option<T>),
+    Many(std::vec::IntoIter<T>),
+}
 
-    fn into_iter(self) -> Self::IntoIter {
+impl<T> Iterator for Ungrouped<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
         match self {
-            Item::One(item) => Some(item).into_iter().chain(Vec::new()),
-            Item::Many(items) => None.into_iter().chain(items),
+            Ungrouped::One(item) => item.take(),
+            Ungrouped::Many(items) => items.next(),
         }
     }
 }
@@ -221,7 +222,7 @@ fn drop_all<T>(items: impl Iterator<Item = T>) {
     }
 }
 
-impl<T> Inbox<T> {
+impl<T: Item> Inbox<T> {
     /// The next item of `mailbox` (this inbox's own), waiting as long as it
     /// takes: a short spin, then a few yields to let a sender on the same
     /// core run, then parked until a send wakes the thread.
@@ -278,14 +279,14 @@ impl<T> Inbox<T> {
     }
 
     /// The next queued item, without waiting.
+    #[inline]
     fn take(&mut self, mailbox: &Mailbox<T>) -> Option<T> {
-        match self.rx.try_recv()? {
-            Item::One(item) => Some(item),
-            many => {
-                unpack(&mut self.batch, many, mailbox);
-                self.batch.pop_front()
-            }
+        let item = self.rx.try_recv()?;
+        if item.group_len().is_none() {
+            return Some(item);
         }
+        unpack(&mut self.batch, item, mailbox);
+        self.batch.pop_front()
     }
 
     /// Whether nothing is queued.
@@ -294,8 +295,8 @@ impl<T> Inbox<T> {
     }
 }
 
-/// Puts `item`'s items at the end of `batch`.
-fn unpack<T>(batch: &mut VecDeque<T>, item: Item<T>, mailbox: &Mailbox<T>) {
+/// Puts the items `item` stands for at the end of `batch`.
+fn unpack<T: Item>(batch: &mut VecDeque<T>, item: T, mailbox: &Mailbox<T>) {
     batch.extend(mailbox.ungroup(item));
 }
 
@@ -419,7 +420,7 @@ mod model {
     use loom::sync::atomic::{AtomicUsize, Ordering};
     use loom::thread;
 
-    use super::mailbox;
+    use super::{Item, mailbox};
 
     /// An item that counts its drops.
     struct Tracked(Arc<AtomicUsize>);
@@ -429,6 +430,25 @@ mod model {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
+
+    /// The models queue single items only: grouping does not change the
+    /// gate protocol.
+    macro_rules! single_items {
+        ($($t:ty),*) => {$(
+            impl Item for $t {
+                fn group(_: Vec<$t>) -> $t {
+                    unreachable!("the models queue single items")
+                }
+                fn group_len(&self) -> Option<usize> {
+                    None
+                }
+                fn into_items(self) -> Vec<$t> {
+                    vec![self]
+                }
+            }
+        )*};
+    }
+    single_items!(Tracked, u32);
 
     /// Two senders race the owner's close: every item is dropped exactly
     /// once (handed back to its sender, drained by the owner, or swept by a
@@ -490,32 +510,67 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use super::mailbox;
+    use super::{Item, mailbox};
+
+    /// A test item: a number, a dropped-counter, or a group of items.
+    #[derive(Debug)]
+    enum Test {
+        Number(u32),
+        Tracked(Arc<AtomicUsize>),
+        Group(Vec<Test>),
+    }
+
+    impl Drop for Test {
+        fn drop(&mut self) {
+            if let Test::Tracked(drops) = self {
+                drops.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    impl Item for Test {
+        fn group(items: Vec<Test>) -> Test {
+            Test::Group(items)
+        }
+
+        fn group_len(&self) -> Option<usize> {
+            match self {
+                Test::Group(items) => Some(items.len()),
+                _ => None,
+            }
+        }
+
+        fn into_items(mut self) -> Vec<Test> {
+            match &mut self {
+                Test::Group(items) => std::mem::take(items),
+                _ => Vec::new(),
+            }
+        }
+    }
+
+    fn number(item: Test) -> u32 {
+        match item {
+            Test::Number(n) => n,
+            other => panic!("not a number: {other:?}"),
+        }
+    }
 
     /// Items queued together come out one by one, in order, among single
     /// items, and are counted one by one.
     #[test]
     fn grouped_items_keep_their_order_and_count() {
-        let (mailbox, mut inbox) = mailbox::<u32>();
-        mailbox.push(0).unwrap();
-        mailbox.push_many(vec![1, 2, 3]).unwrap();
-        mailbox.push(4).unwrap();
-        mailbox.push_many(vec![]).unwrap();
-        mailbox.push_many(vec![5]).unwrap();
+        let (mailbox, mut inbox) = mailbox::<Test>();
+        let group = |range: std::ops::Range<u32>| range.map(Test::Number).collect::<Vec<_>>();
+        mailbox.push(Test::Number(0)).unwrap();
+        mailbox.push_many(group(1..4)).unwrap();
+        mailbox.push(Test::Number(4)).unwrap();
+        mailbox.push_many(Vec::new()).unwrap();
+        mailbox.push_many(group(5..6)).unwrap();
         assert_eq!(mailbox.len(), 6);
-        let got: Vec<_> = (0..6).map(|_| inbox.recv(&mailbox)).collect();
+        let got: Vec<_> = (0..6).map(|_| number(inbox.recv(&mailbox))).collect();
         assert_eq!(got, [0, 1, 2, 3, 4, 5]);
         assert_eq!(mailbox.len(), 0);
         assert!(inbox.is_empty());
-    }
-
-    #[derive(Debug)]
-    struct Tracked(Arc<AtomicUsize>);
-
-    impl Drop for Tracked {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
     }
 
     /// Closing drops every grouped item at once, and a closed mailbox hands
@@ -523,8 +578,12 @@ mod tests {
     #[test]
     fn close_drops_grouped_items_and_refuses_groups() {
         let drops = Arc::new(AtomicUsize::new(0));
-        let (mailbox, mut inbox) = mailbox::<Tracked>();
-        let group = || (0..3).map(|_| Tracked(drops.clone())).collect::<Vec<_>>();
+        let (mailbox, mut inbox) = mailbox::<Test>();
+        let group = || {
+            (0..3)
+                .map(|_| Test::Tracked(drops.clone()))
+                .collect::<Vec<_>>()
+        };
         mailbox.push_many(group()).unwrap();
         mailbox.push_many(group()).unwrap();
         drop(inbox.recv(&mailbox));

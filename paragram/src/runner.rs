@@ -9,7 +9,7 @@ use smallvec::smallvec;
 use crate::ctx::Ctx;
 use crate::exit::{Exit, LinkedExit, Panicked, UnhandledMessage};
 use crate::link;
-use crate::mailbox::Inbox;
+use crate::mailbox::{Inbox, Item};
 use crate::message::Message;
 use crate::pid::{Core, Pid};
 use crate::process::{Handled, Process};
@@ -28,6 +28,32 @@ pub(crate) enum Envelope {
     Unreachable,
     /// Code to run inside the process, as a handler does.
     Run(Box<dyn FnOnce(&mut Ctx) + Send>),
+    /// Envelopes queued together, in order ([`Mailbox::push_many`]): the
+    /// inbox hands them out one by one.
+    ///
+    /// [`Mailbox::push_many`]: crate::mailbox::Mailbox::push_many
+    Group(Vec<Envelope>),
+}
+
+impl Item for Envelope {
+    fn group(items: Vec<Envelope>) -> Envelope {
+        Envelope::Group(items)
+    }
+
+    #[inline]
+    fn group_len(&self) -> Option<usize> {
+        match self {
+            Envelope::Group(items) => Some(items.len()),
+            _ => None,
+        }
+    }
+
+    fn into_items(self) -> Vec<Envelope> {
+        match self {
+            Envelope::Group(items) => items,
+            one => vec![one],
+        }
+    }
 }
 
 /// What the process does after a step.
@@ -105,6 +131,16 @@ impl Runner {
                     run(ctx);
                     Ok(())
                 }))
+            }
+            // The inbox takes groups apart; were one handed over whole,
+            // its envelopes would be handled in order all the same.
+            Envelope::Group(envelopes) => {
+                for envelope in envelopes {
+                    if let Step::Exit(exit) = self.handle(envelope) {
+                        return Step::Exit(exit);
+                    }
+                }
+                Step::Continue
             }
         }
     }

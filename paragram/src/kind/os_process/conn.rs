@@ -641,7 +641,8 @@ fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
                     conn.send_frame(&Frame::Unreachable { seen });
                 }
             }
-            Envelope::Run(_) => {}
+            // A wake-up; groups never leave the inbox whole.
+            Envelope::Run(_) | Envelope::Group(_) => {}
         }
     };
     core.record_exit(exit);
