@@ -3,12 +3,14 @@
 //!
 //! Parent and child talk over one Unix socket, which is the child's stdin
 //! (its stdout and stderr stay the parent's). On each side, a process of
-//! the other side is a local *proxy*: a `Core` with a mailbox whose driver
-//! thread writes what arrives as frames, so `Pid`s, links, `wait` and
-//! `terminate` work unchanged. A proxy ends when the process it stands for
-//! ends (an `Exited` frame, or the connection's end); links are kept on
-//! both sides, each side telling the other of its processes' ends, so every
-//! linked process hears of an end exactly once.
+//! the other side is a local *proxy*: a `Core` whose messages and
+//! terminations the sending thread writes straight onto the connection
+//! (see `out`), and whose driver thread stands for the process until it
+//! ends, so `Pid`s, links, `wait` and `terminate` work unchanged. A proxy
+//! ends when the process it stands for ends (an `Exited` frame, or the
+//! connection's end); links are kept on both sides, each side telling the
+//! other of its processes' ends, so every linked process hears of an end
+//! exactly once.
 
 mod child;
 mod conn;
