@@ -90,6 +90,9 @@ pub(crate) struct Mailbox<T> {
 /// The receiving side, owned by whatever drives the process.
 pub(crate) struct Inbox<T> {
     rx: queue::Receiver<T>,
+    /// The rest of the group taken from the queue last, handed out before
+    /// anything else.
+    group: std::vec::IntoIter<T>,
     /// Items taken from the queue in one batch, not yet handed out.
     batch: VecDeque<T>,
     /// How many receives in a row found an item at once: a backlog.
@@ -112,6 +115,7 @@ pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
     };
     let inbox = Inbox {
         rx,
+        group: Vec::new().into_iter(),
         batch: VecDeque::new(),
         streak: 0,
         warm: false,
@@ -179,8 +183,19 @@ impl<T: Item> Mailbox<T> {
     pub(crate) fn close(&self, inbox: &mut Inbox<T>) {
         self.gate.fetch_or(CLOSED, Ordering::SeqCst);
         fence(Ordering::SeqCst);
+        drop_all(inbox.group.by_ref());
         drop_all(inbox.batch.drain(..));
         drop_all(std::iter::from_fn(|| inbox.rx.try_recv()).flat_map(|i| self.ungroup(i)));
+    }
+
+    /// The items of the group `item`, taken from the queue: no longer
+    /// counted in [`Mailbox::len`].
+    fn ungroup_into_vec(&self, item: T) -> Vec<T> {
+        if let Some(len) = item.group_len() {
+            self.grouped
+                .fetch_sub(len.saturating_sub(1), Ordering::Relaxed);
+        }
+        item.into_items()
     }
 
     /// The items `item` stands for, taken from the queue: no longer
@@ -227,6 +242,9 @@ impl<T: Item> Inbox<T> {
     /// takes: a short spin, then a few yields to let a sender on the same
     /// core run, then parked until a send wakes the thread.
     pub(crate) fn recv(&mut self, mailbox: &Mailbox<T>) -> T {
+        if let Some(item) = self.group.next() {
+            return item;
+        }
         if let Some(item) = self.batch.pop_front() {
             return item;
         }
@@ -285,13 +303,15 @@ impl<T: Item> Inbox<T> {
         if item.group_len().is_none() {
             return Some(item);
         }
-        unpack(&mut self.batch, item, mailbox);
-        self.batch.pop_front()
+        // Nothing else is waiting here: the group is handed out from its
+        // own buffer, not copied into the batch.
+        self.group = mailbox.ungroup_into_vec(item).into_iter();
+        self.group.next()
     }
 
     /// Whether nothing is queued.
     pub(crate) fn is_empty(&self) -> bool {
-        self.batch.is_empty() && self.rx.is_empty()
+        self.group.len() == 0 && self.batch.is_empty() && self.rx.is_empty()
     }
 }
 
