@@ -281,10 +281,6 @@ fn main() {
             closure_is_refused_at_spawn,
         ),
         (
-            "os_process_unregistered_function_is_an_exit",
-            unregistered_function_is_an_exit,
-        ),
-        (
             "os_process_start_up_error_ends_the_process_with_that_error",
             start_up_error_ends_the_process_with_that_error,
         ),
@@ -317,8 +313,8 @@ fn main() {
             no_exit_reaches_processes_that_are_not_linked,
         ),
         (
-            "os_process_unregistered_type_is_an_exit",
-            unregistered_type_is_an_exit,
+            "os_process_unregistered_type_or_function_is_an_exit",
+            unregistered_type_or_function_is_an_exit,
         ),
     ];
     let trials = tests
@@ -508,14 +504,7 @@ fn messages_before_an_end_come_before_its_exit() -> Result<(), Failed> {
     }
     // The child's linked exit crosses back whole: its peer is the sender
     // here, its cause the sender's own.
-    let exit = wait(&child)?;
-    let linked = exit
-        .downcast_ref::<LinkedExit>()
-        .ok_or_else(|| format!("not a linked exit: {exit:?}"))?;
-    check(
-        linked.peer == sender && linked.cause.to_string() == "sender done",
-        format!("{exit:?}"),
-    )?;
+    linked_exit(&wait(&child)?, &sender, "sender done")?;
     check(
         wait(&sender)?.to_string() == "sender done",
         "the sender's end",
@@ -780,14 +769,7 @@ fn parent_process_failure_reaches_child() -> Result<(), Failed> {
     })?;
     let child = recv(&rx)?;
     parent.send("fail")?;
-    let exit = wait(&child)?;
-    let linked = exit
-        .downcast_ref::<LinkedExit>()
-        .ok_or_else(|| format!("not a linked exit: {exit:?}"))?;
-    check(
-        linked.peer == parent && linked.cause.to_string() == "the parent failed",
-        format!("{exit:?}"),
-    )
+    linked_exit(&wait(&child)?, &parent, "the parent failed")
 }
 
 /// A cascade through a child OS process passes the root cause on flat, as
@@ -800,14 +782,20 @@ fn linked_exit_through_a_child_keeps_the_root_cause_flat() -> Result<(), Failed>
     first.send("fail")?;
     let (_, exit, from) = recv(&exits)?;
     check(from == child, "the child's end reaches the trapper")?;
+    linked_exit(&exit, &first, "first failure")
+}
+
+/// Checks that `exit` is a linked exit from `peer` whose cause, flat (not
+/// itself a linked exit), reads `cause`.
+fn linked_exit(exit: &Exit, peer: &Pid, cause: &str) -> Result<(), Failed> {
     let linked = exit
         .downcast_ref::<LinkedExit>()
         .ok_or_else(|| format!("not a linked exit: {exit:?}"))?;
-    check(linked.peer == first, format!("peer {:?}", linked.peer))?;
     check(
-        linked.cause.downcast_ref::<LinkedExit>().is_none()
-            && linked.cause.to_string() == "first failure",
-        format!("cause {:?}", linked.cause),
+        linked.peer == *peer
+            && linked.cause.downcast_ref::<LinkedExit>().is_none()
+            && linked.cause.to_string() == cause,
+        format!("{exit:?}"),
     )
 }
 
@@ -1142,18 +1130,24 @@ fn no_zombies_after_children_end() -> Result<(), Failed> {
     check(count == 0, format!("{count} zombies"))
 }
 
-fn unregistered_type_is_an_exit() -> Result<(), Failed> {
+fn unregistered_type_or_function_is_an_exit() -> Result<(), Failed> {
     #[derive(Process, Serialize, Deserialize)]
     struct Unregistered;
     #[paragram::process]
     impl Unregistered {}
     let root = Root::new();
-    let child = root.spawn(Spawn::os_process(Unregistered))?;
-    let exit = wait(&child)?;
-    check(
-        exit.to_string().contains("is not registered"),
-        exit.to_string(),
-    )
+    for (spawn, name) in [
+        (Spawn::os_process(Unregistered), "Unregistered"),
+        (Spawn::os_process_fn(unregistered, ()), "unregistered"),
+    ] {
+        let exit = wait(&root.spawn(spawn)?)?;
+        check(
+            exit.to_string()
+                .contains(&format!("{name}` is not registered")),
+            exit.to_string(),
+        )?;
+    }
+    Ok(())
 }
 
 fn named_function_runs_as_os_process() -> Result<(), Failed> {
@@ -1179,16 +1173,6 @@ fn closure_is_refused_at_spawn() -> Result<(), Failed> {
         Err(SpawnError::Serialize(why)) => check(why.contains("is a closure"), why),
         other => Err(format!("expected a refusal, got {other:?}").into()),
     }
-}
-
-fn unregistered_function_is_an_exit() -> Result<(), Failed> {
-    let root = Root::new();
-    let child = root.spawn(Spawn::os_process_fn(unregistered, ()))?;
-    let exit = wait(&child)?;
-    check(
-        exit.to_string().contains("unregistered` is not registered"),
-        exit.to_string(),
-    )
 }
 
 // The foundation's scenarios (tests/tests/scenarios.rs) that the tests
@@ -1261,14 +1245,7 @@ fn linking_to_a_dead_process_delivers_its_exit_at_once() -> Result<(), Failed> {
     wait(&dead)?;
     let child = root.spawn(echo("e"))?;
     child.send(("link", &dead))?;
-    let exit = wait(&child)?;
-    let linked = exit
-        .downcast_ref::<LinkedExit>()
-        .ok_or_else(|| format!("not a linked exit: {exit:?}"))?;
-    check(
-        linked.peer == dead && linked.cause.to_string() == "long gone",
-        format!("{exit:?}"),
-    )
+    linked_exit(&wait(&child)?, &dead, "long gone")
 }
 
 /// No `Pid` of the child left anywhere, and nothing queued: it ends
