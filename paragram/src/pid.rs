@@ -212,7 +212,10 @@ impl Pid {
         self.stop(Exit::with_error(reason));
     }
 
-    fn stop(&self, exit: Exit) {
+    /// Ends the process with `exit` once it has handled what was sent
+    /// before; for a process of another OS process, on the connection, in
+    /// order with the messages sent to it.
+    pub(crate) fn stop(&self, exit: Exit) {
         if let Some(remote) = self.core.remote.get() {
             return remote.terminate(&self.core, &exit);
         }
@@ -338,6 +341,25 @@ impl ProcessId {
         }
     }
 
+    /// The identity of the process `core` runs.
+    pub(crate) fn of_core(core: &Core) -> ProcessId {
+        ProcessId {
+            id: core.id,
+            kind: core.kind,
+            name: core.name.clone(),
+            home: core.remote.get().map(|remote| remote.home()),
+        }
+    }
+
+    /// This identity, for a process that runs in the OS process `node`
+    /// with id `id` there.
+    pub(crate) fn at_home(self, node: u32, id: u64) -> ProcessId {
+        ProcessId {
+            home: Some((node, id)),
+            ..self
+        }
+    }
+
     /// For a process of another OS process: that OS process's pid and the
     /// process's id there.
     pub(crate) fn home(&self) -> Option<(u32, u64)> {
@@ -362,12 +384,7 @@ impl ProcessId {
 
 impl From<&Pid> for ProcessId {
     fn from(pid: &Pid) -> ProcessId {
-        ProcessId {
-            id: pid.core.id,
-            kind: pid.core.kind,
-            name: pid.core.name.clone(),
-            home: pid.core.remote.get().map(|remote| remote.home()),
-        }
+        ProcessId::of_core(&pid.core)
     }
 }
 

@@ -84,7 +84,7 @@ impl Spawn {
     /// A closure that captures state is refused at compile time (its state
     /// would be left behind), and one that captures nothing at `spawn`
     /// with [`SpawnError::Serialize`] (closures have no name the child can
-    /// tell apart).
+    /// tell apart; nor has a function defined inside a closure).
     ///
     /// ```no_run
     /// use paragram::{Ctx, PatternError, Root, Spawn, pattern};

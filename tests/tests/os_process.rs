@@ -145,6 +145,45 @@ fn starts(_: &mut Ctx, how: String) -> Result<(), BoxError> {
     }
 }
 
+/// Tells a process to end, then sends it a message: `("stop, then echo",
+/// target, collector)`. With `target` in another child, both cross the
+/// parent.
+fn stop_then_echo(ctx: &mut Ctx, _: ()) -> Result<(), BoxError> {
+    ctx.receive(
+        pattern!("stop, then echo", Pid, Pid),
+        |_, (target, collector): (Pid, Pid)| {
+            target.terminate_with("stop");
+            let _ = target.send(("echo", collector, 1));
+        },
+    )?;
+    Ok(())
+}
+
+/// Links to `watched` and reports whether the linked exit it then traps
+/// names `peer` (as this OS process knows it): `("watch", watched, peer,
+/// report)`.
+fn names_the_peer(ctx: &mut Ctx, _: ()) -> Result<(), BoxError> {
+    let told = std::sync::Arc::new(std::sync::Mutex::new(None::<(Pid, Pid)>));
+    let keep = told.clone();
+    ctx.receive(
+        pattern!("watch", Pid, Pid, Pid),
+        move |ctx, (watched, peer, report): (Pid, Pid, Pid)| {
+            ctx.link(&watched);
+            let _ = report.send(("watching", 0));
+            *keep.lock().unwrap_or_else(|e| e.into_inner()) = Some((peer, report));
+        },
+    )?;
+    ctx.receive(pattern!(Exit, Pid), move |_, (exit, _): (Exit, Pid)| {
+        if let Some((peer, report)) = told.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let named = exit
+                .downcast_ref::<LinkedExit>()
+                .is_some_and(|linked| linked.peer == peer);
+            let _ = report.send(("names the peer", named));
+        }
+    })?;
+    Ok(())
+}
+
 /// A function spawned as an OS process but never registered.
 fn unregistered(_: &mut Ctx, _: ()) {}
 
@@ -153,6 +192,8 @@ fn main() {
         r.register::<Echo>();
         r.register_fn(adder);
         r.register_fn(starts);
+        r.register_fn(stop_then_echo);
+        r.register_fn(names_the_peer);
     });
     if std::env::var_os("PARAGRAM_TEST_PARENT").is_some() {
         parent_to_be_killed();
@@ -311,6 +352,14 @@ fn main() {
         (
             "os_process_no_exit_reaches_processes_that_are_not_linked",
             no_exit_reaches_processes_that_are_not_linked,
+        ),
+        (
+            "os_process_terminate_then_message_keep_their_order_between_siblings",
+            terminate_then_message_keep_their_order_between_siblings,
+        ),
+        (
+            "os_process_linked_exit_names_its_peer_in_a_third_os_process",
+            linked_exit_names_its_peer_in_a_third_os_process,
         ),
         (
             "os_process_unregistered_type_or_function_is_an_exit",
@@ -1285,4 +1334,51 @@ fn no_exit_reaches_processes_that_are_not_linked() -> Result<(), Failed> {
     bystander.send(("marker", 0))?;
     check(recv(&seen)?.0 == "marker", "only the marker")?;
     check(bystander.is_alive(), "the bystander is untouched")
+}
+
+/// A process in one child terminates a process in a sibling, then sends
+/// it a message: the message is never handled (both cross the parent,
+/// and keep their order there).
+fn terminate_then_message_keep_their_order_between_siblings() -> Result<(), Failed> {
+    let root = Root::new();
+    let stopper = root.spawn(Spawn::os_process_fn(stop_then_echo, ()))?;
+    for _ in 0..20 {
+        let target = root.spawn(echo("not stopped"))?;
+        let (collector, rx) = collector(&root);
+        stopper.send(("stop, then echo", &target, &collector))?;
+        let exit = wait(&target)?;
+        check(exit.to_string() == "stop", exit.to_string())?;
+        // An echo, had the target handled one, reached the collector before
+        // its end did: the collector reports the marker first.
+        collector.send(("marker", 0))?;
+        check(
+            recv(&rx)?.0 == "marker",
+            "the message after the terminate was handled",
+        )?;
+    }
+    Ok(())
+}
+
+/// A linked exit that passes through a third OS process names its peer as
+/// that OS process knows it: a process in child B fails, a process here
+/// linked to it dies of that, and a process in child A linked to that one
+/// finds the peer of the exit equal to its own `Pid` of the process in B.
+fn linked_exit_names_its_peer_in_a_third_os_process() -> Result<(), Failed> {
+    let root = Root::new();
+    let failing = root.spawn(echo("b"))?;
+    let between = root.spawn(|ctx: &mut Ctx| ctx.receive(pattern!("never"), |_, ()| {}))?;
+    let (collector, rx) = collector(&root);
+    failing.send(("link", &between))?;
+    failing.send(("echo", &collector, 1))?;
+    recv(&rx)?;
+    let watcher = root.spawn(Spawn::os_process_fn(names_the_peer, ()))?;
+    watcher.send(("watch", &between, &failing, &collector))?;
+    check(recv(&rx)?.0 == "watching", "the watcher is linked")?;
+    failing.send("fail")?;
+    linked_exit(&wait(&between)?, &failing, "failed in the child")?;
+    let (tag, named) = recv(&rx)?;
+    check(
+        tag == "names the peer" && named == Term::Bool(true),
+        format!("{tag} {named:?}"),
+    )
 }

@@ -96,9 +96,11 @@ impl<'a> Input<'a> {
     /// An unsigned LEB128 varint of at most `bits` bits.
     #[inline]
     fn varint(&mut self, bits: u32) -> Result<u128, WireError> {
-        // Up to nine bytes (63 bits) add up in a machine word.
+        // Up to nine bytes (63 bits) add up in a machine word; no more
+        // bytes than the width takes, as postcard reads them.
+        let most = bits.div_ceil(7).min(9) as usize;
         let mut value = 0u64;
-        for (i, &byte) in self.0.iter().take(9).enumerate() {
+        for (i, &byte) in self.0.iter().take(most).enumerate() {
             value |= u64::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
                 if bits < 64 && value >> bits != 0 {
@@ -239,9 +241,9 @@ fn bytes(value: &[u8], out: &mut Vec<u8>) {
 
 /// Appends a value with postcard's serde encoder, for the rare nodes.
 fn serde(value: &impl serde::Serialize, out: &mut Vec<u8>) {
-    // Serializing into a Vec cannot fail for these types.
     let vec = std::mem::take(out);
-    *out = postcard::to_extend(value, vec).unwrap_or_default();
+    *out = postcard::to_extend(value, vec)
+        .expect("serializing a process handle or exit into a Vec cannot fail");
 }
 
 /// Counts the nodes `term` flattens to and names its process handles, in

@@ -357,7 +357,7 @@ pub fn encode_frame(frame: &Frame, out: &mut Vec<u8>) {
     out.extend_from_slice(&[0; 4]);
     // Serializing into a Vec cannot fail for these types.
     let out_vec = std::mem::take(out);
-    *out = postcard::to_extend(frame, out_vec).unwrap_or_default();
+    *out = postcard::to_extend(frame, out_vec).expect("serializing a frame into a Vec cannot fail");
     let len = (out.len() - start - 4) as u32;
     out[start..start + 4].copy_from_slice(&len.to_le_bytes());
 }

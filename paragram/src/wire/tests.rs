@@ -352,3 +352,18 @@ fn linked_exit_crosses_whole_and_flat() {
     peer.terminate();
     peer.wait();
 }
+
+/// Varints longer than their width takes are refused, as postcard refuses
+/// them: a node's index, a u32, in six bytes.
+#[test]
+fn overlong_varints_are_refused() {
+    let mut bytes = vec![1, 0, 1];
+    bytes.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x00]);
+    assert!(decode_message(&bytes, &mut no_pids).is_err());
+    assert!(decode_frame(&bytes).is_err());
+    // The same index in its five bytes is read (and is Bool).
+    let mut bytes = vec![1, 0, 1];
+    bytes.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x00, 1]);
+    let (_, message) = decode_message(&bytes, &mut no_pids).unwrap();
+    assert_eq!(message.terms(), &[Term::Bool(true)]);
+}

@@ -1,6 +1,7 @@
 //! The child side: the hook at the top of `main`, the registry of process
 //! types it can run, and the life of a child OS process.
 
+use std::any::TypeId;
 use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
@@ -22,10 +23,27 @@ type Build = Box<dyn Fn(&[u8]) -> Result<Box<dyn Process>, String>>;
 /// The process types and functions a child OS process can run, by name.
 #[derive(Default)]
 pub struct Registry {
-    types: HashMap<&'static str, Build>,
+    types: HashMap<&'static str, (TypeId, Build)>,
 }
 
 impl Registry {
+    /// Registers `build` under `T`'s name. Two types of one name (two
+    /// functions `f` in two blocks of one function, say) cannot be told
+    /// apart: that name then builds nothing, with an error saying why.
+    fn insert<T: 'static>(&mut self, build: Build) {
+        let name = std::any::type_name::<T>();
+        let id = TypeId::of::<T>();
+        let build = match self.types.get(name) {
+            Some((other, _)) if *other != id => Box::new(move |_: &[u8]| {
+                Err(format!(
+                    "two registered processes are named `{name}`: give them distinct paths"
+                ))
+            }),
+            _ => build,
+        };
+        self.types.insert(name, (id, build));
+    }
+
     /// Lets a child run processes of type `P` (spawned with
     /// [`Spawn::os_process`]).
     pub fn register<P: Process + DeserializeOwned>(&mut self) -> &mut Registry {
@@ -33,8 +51,7 @@ impl Registry {
             let process: P = postcard::from_bytes(state).map_err(|e| e.to_string())?;
             Ok(Box::new(process))
         };
-        self.types
-            .insert(std::any::type_name::<P>(), Box::new(build));
+        self.insert::<P>(Box::new(build));
         self
     }
 
@@ -46,6 +63,12 @@ impl Registry {
         A: Serialize + DeserializeOwned + Send + 'static,
         R: Outcome,
     {
+        const {
+            assert!(
+                std::mem::size_of::<F>() == 0,
+                "`Registry::register_fn` takes a named function, as `Spawn::os_process_fn` does"
+            );
+        }
         let start = Arc::new(start);
         let build = move |state: &[u8]| -> Result<Box<dyn Process>, String> {
             let arg: A = postcard::from_bytes(state).map_err(|e| e.to_string())?;
@@ -54,8 +77,7 @@ impl Registry {
                 start(ctx, arg)
             })))
         };
-        self.types
-            .insert(std::any::type_name::<F>(), Box::new(build));
+        self.insert::<F>(Box::new(build));
         self
     }
 }
@@ -110,7 +132,7 @@ fn run(registry: &Registry) -> i32 {
         .ok_or_else(|| {
             format!("process type `{type_name}` is not registered in `paragram::os_process::hook`")
         })
-        .and_then(|build| build(&state));
+        .and_then(|(_, build)| build(&state));
     let process = match process {
         Ok(process) => process,
         Err(message) => return fail(&socket, message),
@@ -173,4 +195,34 @@ fn fail(socket: &UnixStream, message: String) -> i32 {
 fn fail_conn(error: impl std::fmt::Display) -> i32 {
     eprintln!("paragram: OS process cannot start: {error}");
     2
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Registry;
+    use crate::ctx::Ctx;
+
+    /// Two functions `f` in two blocks of one function share a path: the
+    /// registry builds neither rather than run the wrong one.
+    #[test]
+    fn two_processes_of_one_name_build_nothing() {
+        let mut registry = Registry::default();
+        let first = {
+            fn f(_: &mut Ctx, _: ()) {}
+            registry.register_fn(f);
+            std::any::type_name_of_val(&f)
+        };
+        let second = {
+            fn f(_: &mut Ctx, _: ()) {}
+            registry.register_fn(f);
+            std::any::type_name_of_val(&f)
+        };
+        assert_eq!(first, second);
+        let (_, build) = &registry.types[first];
+        let state = postcard::to_allocvec(&()).unwrap();
+        let error = build(&state)
+            .err()
+            .expect("an ambiguous name builds nothing");
+        assert!(error.contains("give them distinct paths"), "{error}");
+    }
 }

@@ -162,7 +162,12 @@ impl Conn {
     /// peer knows it.
     fn wire_exit(&self, exit: &Exit) -> WireExit {
         WireExit::from_exit_naming(exit, &mut |peer| {
-            let (node, id) = peer.home().unwrap_or_else(|| self.wire_process(peer.id()));
+            // A process of the peer's by its id there; any other (ours, or
+            // a third OS process's) by the id of its core or proxy here.
+            let (node, id) = match peer.home() {
+                Some((node, id)) if node == self.peer => (node, id),
+                _ => self.wire_process(peer.id()),
+            };
             WireProcess {
                 node,
                 id,
@@ -181,27 +186,26 @@ impl Conn {
     }
 
     /// The exit value of a `WireExit` from the peer: a linked exit's peer
-    /// is the process here it names, if there is one.
+    /// is named as the process here it stands for (one of ours the peer
+    /// knows, or a proxy of one of its own), else with an id of its own
+    /// that remembers where the process runs.
     fn local_exit(&self, exit: WireExit) -> Exit {
         exit.into_exit_naming(&mut |peer| {
-            let local = if peer.node == self.node {
-                match (peer.id, self.main.get()) {
-                    (0, Some(main)) => Some(main.id),
-                    (id, _) => Some(id),
+            if peer.node == self.node {
+                if let Some(pid) = lock(&self.exports).get(&peer.id) {
+                    return ProcessId::from(pid);
                 }
-            } else if peer.node == self.peer {
-                lock(&self.imports)
-                    .get(&peer.id)
-                    .and_then(Weak::upgrade)
-                    .map(|core| core.id)
-            } else {
-                None
-            };
-            ProcessId::new(
-                local.unwrap_or_else(next_id),
-                kind_name(&peer.kind),
-                peer.name,
-            )
+                if let Some(main) = self.main.get().filter(|_| peer.id == 0) {
+                    return ProcessId::new(main.id, main.kind, main.name.clone());
+                }
+                return ProcessId::new(peer.id, kind_name(&peer.kind), peer.name);
+            }
+            if peer.node == self.peer
+                && let Some(core) = lock(&self.imports).get(&peer.id).and_then(Weak::upgrade)
+            {
+                return ProcessId::of_core(&core);
+            }
+            ProcessId::new(next_id(), kind_name(&peer.kind), peer.name).at_home(peer.node, peer.id)
         })
     }
 
@@ -344,6 +348,7 @@ impl Conn {
     /// `main_exit` if given), forgets every export and stops the watcher.
     pub(crate) fn end_all(&self, exit: &Exit) {
         self.closed.store(true, Ordering::SeqCst);
+        self.out.close();
         let imports: Vec<_> = lock(&self.imports).drain().collect();
         for (_, core) in imports {
             if let Some(core) = core.upgrade() {
@@ -381,7 +386,8 @@ impl Conn {
                             run.target = Some((to, self.export(to)?));
                         }
                         if run.messages.capacity() == 0 {
-                            run.messages.reserve_exact(BATCH);
+                            // A lone message does not pay for a full run.
+                            run.messages.reserve(32);
                         }
                         message.decode_into(
                             &mut |pid| self.local_pid(pid),
@@ -414,11 +420,10 @@ impl Conn {
     fn handle(self: &Arc<Self>, frame: Frame) -> Result<(), WireError> {
         match frame {
             Frame::Terminate { to, exit } => {
+                // On to another child, if `to` stands for a process there:
+                // in order with the messages passed on before it.
                 let target = self.export(to)?;
-                let _ = target
-                    .core()
-                    .mailbox
-                    .push(Envelope::Terminate(self.local_exit(exit)));
+                target.stop(self.local_exit(exit));
             }
             Frame::Exited { id, exit } => {
                 let exit = self.local_exit(exit);

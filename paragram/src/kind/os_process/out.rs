@@ -19,10 +19,13 @@
 //! hands any writing to the watcher at once, and the watcher is the one
 //! that drains the queue. A reader therefore never blocks on a full
 //! socket, and OS processes that send to each other can never end up each
-//! waiting for the other's reader.
+//! waiting for the other's reader. The price: what a parent's reader
+//! passes on from one child to a sibling that has stopped reading is not
+//! bounded by [`BUSY`].
 
 use std::cell::Cell;
 use std::io::Write;
+use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -222,6 +225,10 @@ impl Out {
         if batch.capacity() > KEEP {
             batch.shrink_to(KEEP);
         }
+        if failed {
+            // The reader sees the end too, and ends the connection.
+            let _ = self.socket.shutdown(Shutdown::Both);
+        }
         let mut state = lock(&self.state);
         state.spare = batch;
         if failed {
@@ -238,6 +245,20 @@ impl Out {
             self.idle.notify_all();
         }
         more
+    }
+
+    /// The connection has ended: what is queued, and what comes, is
+    /// dropped, and no sender waits any longer.
+    pub(super) fn close(&self) {
+        let mut state = lock(&self.state);
+        state.broken = true;
+        state.bytes = Vec::new();
+        if state.writer == Writer::Watcher {
+            state.writer = Writer::Nobody;
+        }
+        if std::mem::take(&mut state.waiting) {
+            self.idle.notify_all();
+        }
     }
 
     fn wait<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
