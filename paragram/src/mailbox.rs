@@ -253,7 +253,15 @@ impl<T: Item> Inbox<T> {
             // contending with the senders for it once per item.
             self.streak = 0;
             for item in self.rx.drain() {
-                unpack(&mut self.batch, item, mailbox);
+                if item.group_len().is_some() && self.batch.is_empty() && self.group.len() == 0 {
+                    // First in line: handed out from its own buffer.
+                    self.group = mailbox.ungroup_into_vec(item).into_iter();
+                } else {
+                    unpack(&mut self.batch, item, mailbox);
+                }
+            }
+            if let Some(item) = self.group.next() {
+                return item;
             }
             if let Some(item) = self.batch.pop_front() {
                 return item;

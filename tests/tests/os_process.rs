@@ -184,6 +184,22 @@ fn names_the_peer(ctx: &mut Ctx, _: ()) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// On `("go", to)`: starts a process, then sends `to` its `Pid` (with a
+/// long list, so the encoding takes a while) just as it is told to end.
+fn sends_a_pid_as_it_ends(ctx: &mut Ctx, len: i64) -> Result<(), BoxError> {
+    ctx.receive(
+        pattern!("go", Pid),
+        move |ctx, (to,): (Pid,)| -> Result<(), BoxError> {
+            let worker = ctx.spawn(|_: &mut Ctx| {})?;
+            let message = ("worker", (worker.clone(), (0..len).collect::<Vec<i64>>()));
+            worker.terminate();
+            to.send(message).map_err(|e| e.to_string())?;
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
 /// A function spawned as an OS process but never registered.
 fn unregistered(_: &mut Ctx, _: ()) {}
 
@@ -194,6 +210,7 @@ fn main() {
         r.register_fn(starts);
         r.register_fn(stop_then_echo);
         r.register_fn(names_the_peer);
+        r.register_fn(sends_a_pid_as_it_ends);
     });
     if std::env::var_os("PARAGRAM_TEST_PARENT").is_some() {
         parent_to_be_killed();
@@ -360,6 +377,10 @@ fn main() {
         (
             "os_process_linked_exit_names_its_peer_in_a_third_os_process",
             linked_exit_names_its_peer_in_a_third_os_process,
+        ),
+        (
+            "os_process_pid_sent_as_its_process_ends_ends_here_too",
+            pid_sent_as_its_process_ends_ends_here_too,
         ),
         (
             "os_process_unregistered_type_or_function_is_an_exit",
@@ -1381,4 +1402,27 @@ fn linked_exit_names_its_peer_in_a_third_os_process() -> Result<(), Failed> {
         tag == "names the peer" && named == Term::Bool(true),
         format!("{tag} {named:?}"),
     )
+}
+
+/// A child sends the `Pid` of one of its processes just as that process
+/// ends: the end reaches the handle here, however the two cross. (When
+/// the handle was named alive and the end was told first, the proxy made
+/// for the handle never ended.)
+fn pid_sent_as_its_process_ends_ends_here_too() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(Spawn::os_process_fn(sends_a_pid_as_it_ends, 200_000))?;
+    for _ in 0..10 {
+        let (collector, rx) = collector(&root);
+        child.send(("go", &collector))?;
+        let (tag, value) = recv(&rx)?;
+        check(tag == "worker", tag)?;
+        let (worker, _): (Pid, Vec<i64>) = value
+            .into_value()
+            .map_err(|t| format!("not (Pid, list): {t:?}"))?;
+        check(
+            wait(&worker)?.is_normal(),
+            "the worker's end reached its handle",
+        )?;
+    }
+    Ok(())
 }

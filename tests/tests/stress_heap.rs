@@ -69,11 +69,14 @@ fn stress_spawn_terminate_rounds_return_to_baseline() {
             heap_baseline = Some(heap);
         }
         if let Some(base) = heap_baseline {
-            let drift = heap.abs_diff(base) as f64 / base as f64;
+            // 1%, or 1 KiB at the small CI size: one allocation still in
+            // flight between rounds (a few hundred bytes, seen on a loaded
+            // machine) is not growth; a leak grows round after round.
+            let allowed = (base / 100).max(1024);
             assert!(
-                drift <= 0.01,
+                heap.abs_diff(base) <= allowed,
                 "round {round}: live heap {heap} B drifted {:.2}% from {base} B",
-                drift * 100.0
+                heap.abs_diff(base) as f64 * 100.0 / base as f64
             );
         }
     }

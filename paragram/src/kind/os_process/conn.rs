@@ -117,17 +117,14 @@ impl Conn {
     /// Queues whole frames after everything queued before, and writes
     /// them if nobody is writing; a broken socket is noticed by the reader.
     pub(crate) fn queue(&self, frames: &[u8]) {
-        let duty = self.out.queue(frames);
-        self.follow(duty);
+        self.push(|bytes| bytes.extend_from_slice(frames));
     }
 
-    /// Queues the frames `encode` appends, as [`Conn::queue`] does. They
-    /// are encoded before the queue's lock is taken.
+    /// Queues the frames `encode` appends, as [`Conn::queue`] does, encoded
+    /// under the send queue's lock (see [`Out::queue`]): every process
+    /// handle a frame names is named by `encode` itself.
     fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) {
-        let duty = with_scratch(|bytes| {
-            encode(bytes);
-            self.out.queue(bytes)
-        });
+        let duty = self.out.queue(encode);
         self.follow(duty);
     }
 
@@ -147,9 +144,21 @@ impl Conn {
         self.push(|bytes| encode_frame(frame, bytes));
     }
 
-    /// Sends the message `terms` to the peer's process `id`.
+    /// Sends the message `terms` to the peer's process `id`. One that
+    /// names no process is encoded before the send queue's lock is taken,
+    /// so concurrent senders hold it only to append.
     pub(crate) fn deliver(&self, id: u64, terms: &[Term]) {
-        self.push(|bytes| encode_deliver(id, terms, &mut |pid| self.wire_pid(pid), bytes));
+        let encode = |bytes: &mut Vec<u8>| {
+            encode_deliver(id, terms, &mut |pid| self.wire_pid(pid), bytes);
+        };
+        if terms.iter().any(names_a_process) {
+            return self.push(encode);
+        }
+        let duty = with_scratch(|bytes| {
+            encode(bytes);
+            self.out.queue(|queue| queue.extend_from_slice(bytes))
+        });
+        self.follow(duty);
     }
 
     /// Tells the peer's process `id` to end with `exit`.
@@ -257,11 +266,13 @@ impl Conn {
             };
         }
         let id = self.wire_id(core);
-        if id == 0 {
-            self.main_count.fetch_add(1, Ordering::SeqCst);
-        }
         let new = {
             let mut exports = lock(&self.exports);
+            // Counted with the export in place, as one step against the
+            // parent's `Unreachable`, which is checked under this lock.
+            if id == 0 {
+                self.main_count.fetch_add(1, Ordering::SeqCst);
+            }
             let new = !exports.contains_key(&id);
             if new {
                 exports.insert(id, pid.clone());
@@ -291,12 +302,17 @@ impl Conn {
         if pid.node != self.peer {
             return Err(WireError::Malformed(format!("unknown node {}", pid.node)));
         }
-        if self.side == Side::Parent && pid.id == 0 {
+        let main = self.side == Side::Parent && pid.id == 0;
+        let exit = pid.exit.map(|exit| self.local_exit(exit));
+        let pid = self
+            .proxy(pid.id, pid.name, kind_name(&pid.kind), exit, None, None)
+            .map_err(WireError::Proxy)?;
+        // Counted once the handle exists: an `Unreachable` sent before
+        // this carries the lower count, which the child ignores.
+        if main {
             self.main_count.fetch_add(1, Ordering::SeqCst);
         }
-        let exit = pid.exit.map(|exit| self.local_exit(exit));
-        self.proxy(pid.id, pid.name, kind_name(&pid.kind), exit, None, None)
-            .map_err(WireError::Proxy)
+        Ok(pid)
     }
 
     /// The proxy of the peer's process `id`, started if there is none; its
@@ -333,6 +349,10 @@ impl Conn {
             .name(format!("{}-proxy", core.name))
             .spawn(move || drive(driver, inbox, slot))?;
         imports.insert(id, Arc::downgrade(&core));
+        // Forget the proxies that have gone, each time the map doubles.
+        if imports.len() >= 64 && imports.len().is_power_of_two() {
+            imports.retain(|_, proxy| proxy.strong_count() > 0);
+        }
         Ok(pid)
     }
 
@@ -450,10 +470,13 @@ impl Conn {
                 mirror_watch(remote.core(), local.core());
             }
             Frame::Unreachable { seen } if self.side == Side::Child => {
-                if seen == self.main_count.load(Ordering::SeqCst) {
-                    let main = lock(&self.exports).remove(&0);
-                    drop(main);
-                }
+                let main = {
+                    let mut exports = lock(&self.exports);
+                    (seen == self.main_count.load(Ordering::SeqCst))
+                        .then(|| exports.remove(&0))
+                        .flatten()
+                };
+                drop(main);
             }
             Frame::Init { .. } | Frame::Deliver { .. } | Frame::Unreachable { .. } => {
                 return Err(WireError::Malformed("unexpected frame".into()));
@@ -479,6 +502,11 @@ impl Conn {
         };
         self.end_all(&Exit::with_error(error));
         // Its place among the threads is free once `wait` returns.
+        self.join_watcher();
+    }
+
+    /// Waits for the watcher thread to end (after [`Conn::end_all`]).
+    pub(crate) fn join_watcher(&self) {
         let watcher = lock(&self.watcher_thread).take();
         if let Some(watcher) = watcher {
             let _ = watcher.join();
@@ -527,6 +555,19 @@ impl Conn {
         core.record_exit(Exit::normal());
         core.mailbox.close(&mut inbox);
         core.finish();
+    }
+}
+
+/// Whether `term` holds a process handle, at any depth.
+fn names_a_process(term: &Term) -> bool {
+    // Recursion here follows terms built in this program, never input.
+    match term {
+        Term::Pid(_) => true,
+        Term::Tuple(items) | Term::List(items) => items.iter().any(names_a_process),
+        Term::Map(map) => map
+            .iter()
+            .any(|(k, v)| names_a_process(k) || names_a_process(v)),
+        _ => false,
     }
 }
 
@@ -586,19 +627,21 @@ fn mirror_to(proxy: &Arc<Core>, other: &Arc<Core>, add: bool) {
         return;
     };
     let other = Pid::from_core(other.clone());
-    let wire = remote.conn.wire_pid(&other);
-    let frame = if add {
-        Frame::Link {
-            local: remote.id,
-            remote: wire,
-        }
-    } else {
-        Frame::Unlink {
-            local: remote.id,
-            remote: wire,
-        }
-    };
-    remote.conn.send_frame(&frame);
+    remote.conn.push(|bytes| {
+        let wire = remote.conn.wire_pid(&other);
+        let frame = if add {
+            Frame::Link {
+                local: remote.id,
+                remote: wire,
+            }
+        } else {
+            Frame::Unlink {
+                local: remote.id,
+                remote: wire,
+            }
+        };
+        encode_frame(&frame, bytes);
+    });
 }
 
 /// Makes `core` notify `watcher` when it ends in the OS process where
@@ -610,11 +653,13 @@ pub(crate) fn mirror_watch(core: &Arc<Core>, watcher: &Arc<Core>) {
         return;
     };
     let core = Pid::from_core(core.clone());
-    let frame = Frame::Watch {
-        local: remote.id,
-        remote: remote.conn.wire_pid(&core),
-    };
-    remote.conn.send_frame(&frame);
+    remote.conn.push(|bytes| {
+        let frame = Frame::Watch {
+            local: remote.id,
+            remote: remote.conn.wire_pid(&core),
+        };
+        encode_frame(&frame, bytes);
+    });
 }
 
 /// A proxy's driver: stands for the process until it ends, then runs the

@@ -19,7 +19,7 @@ mod out;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
@@ -27,7 +27,7 @@ use thiserror::Error;
 use crate::exit::Exit;
 use crate::kind::thread::Slot;
 use crate::message::Message;
-use crate::pid::{Core, Pid};
+use crate::pid::{Core, Pid, lock};
 use crate::spawn::{OsInit, SpawnError};
 use crate::wire::{Frame, encode_frame};
 
@@ -143,60 +143,74 @@ pub(crate) fn spawn(
     // refused before the child starts.
     let [slot, watcher_slot, proxy_slot] = [Slot::take()?, Slot::take()?, Slot::take()?];
     let (ours, theirs) = UnixStream::pair()?;
-    let mut child = Command::new(std::env::current_exe()?)
+    let child = Command::new(std::env::current_exe()?)
         .env(CHILD_ENV, "1")
         .stdin(Stdio::from(OwnedFd::from(theirs)))
         .spawn()?;
-    let started = (|| {
-        let conn = Conn::new(
-            Side::Parent,
-            std::process::id(),
-            child.id(),
-            ours,
-            watcher_slot,
-        )?;
-        let mut frame = Vec::new();
-        let init = Frame::Init {
-            type_name: init.type_name.to_owned(),
-            state,
-            name: name.clone(),
-        };
-        encode_frame(&init, &mut frame);
-        conn.queue(&frame);
-        let owner = owner.as_ref().map(|o| o.id);
-        let pid = conn.proxy(0, name, "OsProcess", None, owner, Some(proxy_slot))?;
-        Ok::<_, SpawnError>((conn, pid))
-    })();
-    let (conn, pid) = match started {
-        Ok(started) => started,
-        Err(error) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(error);
-        }
+    let conn = match Conn::new(
+        Side::Parent,
+        std::process::id(),
+        child.id(),
+        ours,
+        watcher_slot,
+    ) {
+        Ok(conn) => conn,
+        Err(error) => return Err(abandon(child, None, error)),
+    };
+    let mut frame = Vec::new();
+    let init = Frame::Init {
+        type_name: init.type_name.to_owned(),
+        state,
+        name: name.clone(),
+    };
+    encode_frame(&init, &mut frame);
+    conn.queue(&frame);
+    let owner_id = owner.as_ref().map(|o| o.id);
+    let pid = match conn.proxy(0, name, "OsProcess", None, owner_id, Some(proxy_slot)) {
+        Ok(pid) => pid,
+        Err(error) => return Err(abandon(child, Some(&conn), error)),
     };
     if let Some(owner) = &owner {
         crate::link::watch(owner, pid.core());
     }
-    let reader = conn.clone();
+    // Taken back, to be killed and reaped, if the reader cannot start.
+    let child = Arc::new(Mutex::new(Some(child)));
+    let (reader, for_reader) = (conn.clone(), child.clone());
     let handle = std::thread::Builder::new()
         .name(format!("{}-reader", pid.name()))
         .spawn(move || {
             let _slot = slot;
-            reader.run_parent(child);
+            if let Some(child) = lock(&for_reader).take() {
+                reader.run_parent(child);
+            }
         });
     match handle {
         Ok(handle) => pid.core().set_reaper(Box::new(move || {
             let _ = handle.join();
         })),
-        // The child gets EOF and exits; the proxy ends with the error.
         Err(error) => {
-            conn.shutdown();
-            conn.end_all(&Exit::with_error(OsProcessError::Protocol(format!(
-                "cannot start the reader thread: {error}"
-            ))));
-            return Err(SpawnError::Os(error));
+            let error = SpawnError::Os(error);
+            return Err(match lock(&child).take() {
+                Some(child) => abandon(child, Some(&conn), error),
+                None => error,
+            });
         }
     }
     Ok(pid)
+}
+
+/// Undoes a spawn that failed after the child started: kills and reaps
+/// the child, and ends the connection (its proxies and its watcher thread)
+/// if there is one. Returns `error`.
+fn abandon(mut child: Child, conn: Option<&Arc<Conn>>, error: SpawnError) -> SpawnError {
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Some(conn) = conn {
+        conn.shutdown();
+        conn.end_all(&Exit::with_error(OsProcessError::Protocol(format!(
+            "the spawn failed: {error}"
+        ))));
+        conn.join_watcher();
+    }
+    error
 }

@@ -40,9 +40,6 @@ pub(super) const BUSY: usize = 4 << 20;
 /// faulting its pages in) for every batch.
 const KEEP: usize = 2 * BUSY;
 
-/// Capacity a thread's scratch buffer keeps, at most.
-const KEEP_SCRATCH: usize = 64 << 10;
-
 /// What a thread is to the connections it uses.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -61,15 +58,8 @@ thread_local! {
     static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-/// Marks the current thread as a connection's reader.
-pub(super) fn become_reader() {
-    ROLE.with(|role| role.set(Role::Reader));
-}
-
-/// Marks the current thread as a connection's watcher.
-pub(super) fn become_watcher() {
-    ROLE.with(|role| role.set(Role::Watcher));
-}
+/// Capacity a thread's scratch buffer keeps, at most.
+const KEEP_SCRATCH: usize = 64 << 10;
 
 /// Runs `f` with an empty buffer of this thread's, kept for the next call.
 pub(super) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
@@ -80,6 +70,16 @@ pub(super) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         SCRATCH.with(|scratch| scratch.set(buf));
     }
     result
+}
+
+/// Marks the current thread as a connection's reader.
+pub(super) fn become_reader() {
+    ROLE.with(|role| role.set(Role::Reader));
+}
+
+/// Marks the current thread as a connection's watcher.
+pub(super) fn become_watcher() {
+    ROLE.with(|role| role.set(Role::Watcher));
 }
 
 /// Who writes the queue to the socket now.
@@ -141,13 +141,17 @@ impl Out {
         }
     }
 
-    /// Queues `frames` (whole frames) after everything queued before.
-    pub(super) fn queue(&self, frames: &[u8]) -> Duty {
+    /// Queues the whole frames `encode` appends, after everything queued
+    /// before. They are encoded under the queue's lock: a process handle
+    /// they carry is read (alive, or ended) in the same step as the frame
+    /// takes its place, so the frame that tells of the process's end,
+    /// queued once it has ended, comes after it.
+    pub(super) fn queue(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Duty {
         let mut state = lock(&self.state);
         if state.broken {
             return Duty::None;
         }
-        state.bytes.extend_from_slice(frames);
+        encode(&mut state.bytes);
         let role = ROLE.with(Cell::get);
         if state.writer == Writer::Nobody {
             return if role == Role::Reader {
