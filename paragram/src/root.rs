@@ -45,6 +45,7 @@ pub struct Root {
 impl Root {
     /// Starts a new, independent root process.
     pub fn new() -> Root {
+        crate::kind::os_process::refuse_without_hook();
         let spawn = Spawn::new(|_: &mut Ctx| {}).name(ROOT_NAME);
         match spawn::spawn(spawn, None, None) {
             Ok(pid) => Root { pid },

@@ -204,6 +204,13 @@ fn sends_a_pid_as_it_ends(ctx: &mut Ctx, len: i64) -> Result<(), BoxError> {
 fn unregistered(_: &mut Ctx, _: ()) {}
 
 fn main() {
+    if std::env::var_os("PARAGRAM_TEST_NO_HOOK").is_some() {
+        // A `main` that forgot the hook, started as a child: its first
+        // root ends it.
+        let _root = Root::new();
+        println!("main ran again");
+        return;
+    }
     paragram::os_process::hook(|r| {
         r.register::<Echo>();
         r.register_fn(adder);
@@ -381,6 +388,10 @@ fn main() {
         (
             "os_process_pid_sent_as_its_process_ends_ends_here_too",
             pid_sent_as_its_process_ends_ends_here_too,
+        ),
+        (
+            "os_process_child_without_the_hook_exits_at_once",
+            child_without_the_hook_exits_at_once,
         ),
         (
             "os_process_unregistered_type_or_function_is_an_exit",
@@ -1425,4 +1436,28 @@ fn pid_sent_as_its_process_ends_ends_here_too() -> Result<(), Failed> {
         )?;
     }
     Ok(())
+}
+
+/// A program whose `main` forgets the hook, started as a child, exits at
+/// its first root instead of running `main` again (which would spawn a
+/// child that does the same, and so on).
+fn child_without_the_hook_exits_at_once() -> Result<(), Failed> {
+    let output = Command::new(std::env::current_exe()?)
+        .env("PARAGRAM_OS_PROCESS", "1")
+        .env("PARAGRAM_TEST_NO_HOOK", "1")
+        .stdin(Stdio::null())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    check(
+        output.status.code() == Some(3),
+        format!("{:?}", output.status),
+    )?;
+    check(
+        stderr.contains("did not call `paragram::os_process::hook` first"),
+        stderr.to_string(),
+    )?;
+    check(
+        !String::from_utf8_lossy(&output.stdout).contains("main ran again"),
+        "main went on",
+    )
 }

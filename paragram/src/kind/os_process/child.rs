@@ -5,6 +5,7 @@ use std::any::TypeId;
 use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 
 use serde::Serialize;
@@ -100,12 +101,35 @@ impl Registry {
 /// }
 /// ```
 pub fn hook(register: impl FnOnce(&mut Registry)) {
+    HOOKED.store(true, Ordering::SeqCst);
     if std::env::var_os(CHILD_ENV).is_none() {
         return;
     }
     let mut registry = Registry::default();
     register(&mut registry);
     std::process::exit(run(&registry));
+}
+
+/// Whether [`hook`] has been called in this program.
+static HOOKED: AtomicBool = AtomicBool::new(false);
+
+/// The exit code of a child whose `main` does not call [`hook`] first.
+const NO_HOOK: i32 = 3;
+
+/// Exits a program started as an OS-process child whose `main` did not
+/// call [`hook`] first, before it runs `main` a second time (and, at its
+/// first OS-process spawn, starts a child that does the same, and so on).
+/// Called as a root is made, which any program spawning processes does
+/// first.
+pub(crate) fn refuse_without_hook() {
+    if !HOOKED.load(Ordering::SeqCst) && std::env::var_os(CHILD_ENV).is_some() {
+        eprintln!(
+            "paragram: this program was started as an OS-process child, but `main` did not \
+             call `paragram::os_process::hook` first; exiting with code {NO_HOOK} rather \
+             than run `main` again"
+        );
+        std::process::exit(NO_HOOK);
+    }
 }
 
 /// Runs the child: its exit code.

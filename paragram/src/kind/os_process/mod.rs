@@ -31,6 +31,7 @@ use crate::pid::{Core, Pid, lock};
 use crate::spawn::{OsInit, SpawnError};
 use crate::wire::{Frame, encode_frame};
 
+pub(crate) use child::refuse_without_hook;
 pub use child::{Registry, hook};
 use conn::{Conn, Side};
 pub(crate) use conn::{mirror_link, mirror_watch};
