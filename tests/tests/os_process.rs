@@ -906,6 +906,16 @@ fn child_links_to_parent_process() -> Result<(), Failed> {
     )
 }
 
+/// Checks that the next report is the echo of `value` from the child
+/// tagged `tag`.
+fn echoed(rx: &Receiver<(String, Term)>, tag: &str, value: i64) -> Result<(), Failed> {
+    let (got, term) = recv(rx)?;
+    check(
+        got == tag && term == Term::Int(value.into()),
+        format!("{got} {term:?}"),
+    )
+}
+
 fn sibling_pid_can_be_sent_to() -> Result<(), Failed> {
     let root = Root::new();
     let a = root.spawn(echo("a"))?;
@@ -913,21 +923,13 @@ fn sibling_pid_can_be_sent_to() -> Result<(), Failed> {
     let (collector, rx) = collector(&root);
     // The Pid spawn returned, passed on to the second child.
     b.send(("relay", &a, &collector, 5))?;
-    let (tag, value) = recv(&rx)?;
-    check(
-        tag == "a" && value == Term::Int(5),
-        format!("{tag} {value:?}"),
-    )?;
+    echoed(&rx, "a", 5)?;
     // The first child's own Pid, as it sent it, passed on the same way.
     a.send(("me", &collector))?;
     let me = recv(&rx)?.1.into_value::<Pid>().map_err(|_| "not a pid")?;
     check(me == a, "the child's own pid is the spawned pid")?;
     b.send(("relay", &me, &collector, 6))?;
-    let (tag, value) = recv(&rx)?;
-    check(
-        tag == "a" && value == Term::Int(6),
-        format!("{tag} {value:?}"),
-    )?;
+    echoed(&rx, "a", 6)?;
     for child in [&a, &b] {
         child.terminate();
         check(wait(child)?.is_normal(), "normal end")?;
@@ -943,18 +945,10 @@ fn parent_pid_passes_from_child_to_sibling() -> Result<(), Failed> {
     // The collector's Pid goes to the first child, which hands it to the
     // second in a message; the second answers the collector.
     a.send(("relay", &b, &collector, 7))?;
-    let (tag, value) = recv(&rx)?;
-    check(
-        tag == "b" && value == Term::Int(7),
-        format!("{tag} {value:?}"),
-    )?;
+    echoed(&rx, "b", 7)?;
     // And back: the second child hands it to the first.
     b.send(("relay", &a, &collector, 8))?;
-    let (tag, value) = recv(&rx)?;
-    check(
-        tag == "a" && value == Term::Int(8),
-        format!("{tag} {value:?}"),
-    )
+    echoed(&rx, "a", 8)
 }
 
 fn sibling_link_carries_exits_both_ways() -> Result<(), Failed> {
