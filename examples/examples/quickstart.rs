@@ -18,7 +18,7 @@ fn main() {
         .spawn_link(Spawn::new(init_process).name("my first process"))
         .expect("a fresh program can start a thread");
     proc.send("go away").expect("the process is alive");
-    let exit = proc.wait();
+    let exit = proc.wait().expect("the top level is not the process");
     assert!(
         exit.is_normal(),
         "the process should end normally, not with {exit}"

@@ -2,11 +2,15 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::sync::Arc;
+use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::pid::{Pid, ProcessId};
+use crate::text::{self, EXIT_LIMIT, PART_LIMIT};
 
 /// Any error a process can end with: what `terminate_with`, a handler's
 /// `Err` and [`Exit::with_error`] take, through `Into`.
@@ -21,9 +25,21 @@ pub type SharedError = Arc<dyn StdError + Send + Sync + 'static>;
 /// the `(Exit, Pid)` message a linked process receives. It is itself an
 /// error, so a handler can return `Err(Exit::...)` to end its process at
 /// once; an `Exit` inside an `Exit` is unwrapped, never nested.
+///
+/// Its text (`Display`) is the error's, made once, when the exit is made:
+/// at most 4 KiB, cut with `… N bytes more` beyond, and with
+/// `<panicked while formatting>` where the error's own `Display` panicked.
+/// Printing an exit, sending it to another OS process or naming it in a
+/// linked exit therefore never runs the error's code again.
 #[derive(Clone, Default)]
 pub struct Exit {
-    error: Option<SharedError>,
+    error: Option<Arc<Failure>>,
+}
+
+/// An exit's error and its text.
+struct Failure {
+    error: SharedError,
+    text: Box<str>,
 }
 
 impl Exit {
@@ -37,20 +53,26 @@ impl Exit {
         let error: BoxError = error.into();
         match error.downcast::<Exit>() {
             Ok(exit) => *exit,
-            Err(error) => Exit {
-                error: Some(Arc::from(error)),
-            },
+            Err(error) => {
+                let text = text::display(EXIT_LIMIT, &error).into_boxed_str();
+                Exit {
+                    error: Some(Arc::new(Failure {
+                        error: Arc::from(error),
+                        text,
+                    })),
+                }
+            }
         }
     }
 
     /// The error, or `None` for a normal end.
     pub fn error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
-        self.error.as_deref()
+        self.error.as_deref().map(|failure| &*failure.error)
     }
 
     /// The shared error, to keep or pass on without copying it.
     pub fn shared_error(&self) -> Option<&SharedError> {
-        self.error.as_ref()
+        self.error.as_deref().map(|failure| &failure.error)
     }
 
     /// Whether this is a normal end.
@@ -60,7 +82,7 @@ impl Exit {
 
     /// The error as `E`, if it is one.
     pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
-        self.error.as_deref()?.downcast_ref()
+        self.error()?.downcast_ref()
     }
 
     /// The root cause this exit carries: for a death by linked exit, the
@@ -77,7 +99,7 @@ impl Exit {
     pub(crate) fn identity(&self) -> usize {
         self.error
             .as_ref()
-            .map_or(0, |e| Arc::as_ptr(e).cast::<u8>() as usize)
+            .map_or(0, |failure| Arc::as_ptr(failure) as usize)
     }
 }
 
@@ -85,7 +107,7 @@ impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.error {
             None => f.write_str("normal"),
-            Some(error) => fmt::Display::fmt(error, f),
+            Some(failure) => f.write_str(&failure.text),
         }
     }
 }
@@ -94,16 +116,14 @@ impl fmt::Debug for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.error {
             None => f.write_str("Exit(normal)"),
-            Some(error) => write!(f, "Exit({error})"),
+            Some(failure) => write!(f, "Exit({})", failure.text),
         }
     }
 }
 
 impl StdError for Exit {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.error
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static))
+        self.error().map(|e| e as &(dyn StdError + 'static))
     }
 }
 
@@ -111,7 +131,8 @@ impl StdError for Exit {
 #[derive(Debug, Clone, Error)]
 #[error("process panicked: {message}")]
 pub struct Panicked {
-    /// The panic message, or a fixed text for a payload that is not a string.
+    /// The panic message (its first KiB, with `… N bytes more` beyond), or
+    /// a fixed text for a payload that is not a string.
     pub message: String,
 }
 
@@ -121,9 +142,9 @@ impl Panicked {
 
     pub(crate) fn from_payload(payload: &(dyn std::any::Any + Send)) -> Panicked {
         let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
-            (*s).to_owned()
+            text::display(PART_LIMIT, *s)
         } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
+            text::display(PART_LIMIT, s)
         } else {
             Panicked::NON_STRING.to_owned()
         };
@@ -135,8 +156,18 @@ impl Panicked {
 #[derive(Debug, Clone, Error)]
 #[error("unhandled message: {message}")]
 pub struct UnhandledMessage {
-    /// The message, printed as a Rust tuple: `(2,)`.
+    /// The message, printed as a Rust tuple: `(2,)`; its first KiB, with
+    /// `… N bytes more` beyond.
     pub message: String,
+}
+
+impl UnhandledMessage {
+    /// The error for `message`, printed within the limit.
+    pub(crate) fn new(message: &crate::message::Message) -> UnhandledMessage {
+        UnhandledMessage {
+            message: text::bounded(PART_LIMIT, |w| write!(w, "{message:?}")),
+        }
+    }
 }
 
 /// A process ended because a linked process ended and nothing handled the
@@ -163,5 +194,87 @@ impl LinkedExit {
             peer: ProcessId::from(peer),
             cause: exit.root_cause().clone(),
         }
+    }
+}
+
+/// How a process of the OS-process kind ended when it did not say itself,
+/// or was told to by the runtime.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OsProcessError {
+    /// The child OS process exited with this code before its process ended.
+    #[error("OS process exited with code {code}")]
+    Exited {
+        /// The exit code.
+        code: i32,
+    },
+    /// The child OS process was killed by this signal.
+    #[error("OS process killed by signal {signal} ({name})")]
+    Signaled {
+        /// The signal number.
+        signal: i32,
+        /// Its name: `SIGKILL`, `SIGSEGV`, `SIGABRT`...
+        name: &'static str,
+    },
+    /// One side sent the other bytes that are not a frame; the child was
+    /// killed (or, reading its parent's, ended).
+    #[error("OS process protocol error: {0}")]
+    Protocol(String),
+    /// The root the process was spawned under (or the process of the OS
+    /// process it was spawned in) ended, and the process was told to end,
+    /// after the messages already sent to it.
+    #[error("the root process ended")]
+    RootEnded,
+    /// Told to end, the OS process did not end within its shutdown
+    /// timeout ([`Spawn::shutdown_timeout`](crate::Spawn::shutdown_timeout)),
+    /// and was killed.
+    #[error("the OS process did not end within {timeout:?} of being told to, and was killed")]
+    ShutdownTimeout {
+        /// The time it had.
+        timeout: Duration,
+    },
+    /// The parent OS process ended (the child's side of the connection
+    /// read its end); the child's process ends after the messages already
+    /// received.
+    #[error("the parent OS process ended")]
+    ParentEnded,
+}
+
+impl OsProcessError {
+    /// How a child OS process that exited or was killed with `status` ended.
+    pub(crate) fn from_status(status: ExitStatus) -> OsProcessError {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => OsProcessError::Exited { code },
+            (None, Some(signal)) => OsProcessError::Signaled {
+                signal,
+                name: signal_name(signal),
+            },
+            (None, None) => OsProcessError::Exited { code: -1 },
+        }
+    }
+
+    /// `Signaled` for `signal`, with its name.
+    pub(crate) fn signaled(signal: i32) -> OsProcessError {
+        OsProcessError::Signaled {
+            signal,
+            name: signal_name(signal),
+        }
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => "unknown signal",
     }
 }

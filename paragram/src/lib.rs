@@ -21,7 +21,7 @@
 //!     })
 //!     .unwrap();
 //! proc.send("go away").unwrap();
-//! assert!(proc.wait().is_normal());
+//! assert!(proc.wait().unwrap().is_normal());
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -41,6 +41,7 @@ mod runner;
 mod spawn;
 mod sync;
 mod term;
+mod text;
 mod wire;
 
 pub use ctx::Ctx;
@@ -49,11 +50,11 @@ pub use kind::{Kind, thread_limit};
 pub use message::{IntoMessage, Message};
 pub use paragram_derive::{Process, pattern, process, receive};
 pub use pattern::*;
-pub use pid::{Pid, ProcessId, SendError, SendFailure};
+pub use pid::{Pid, ProcessId, SendError, SendFailure, WaitError, WaitTimeoutError};
 pub use process::{FnProcess, Handled, Outcome, Process};
-pub use root::{ROOT_NAME, Root, main};
-pub use spawn::{IntoSpawn, Spawn, SpawnError};
-pub use term::{Bytes, FromTerm, IntoTerm, Opaque, OpaqueValue, Term};
+pub use root::{ROOT_NAME, ReceiveError, Root, RootEnded, main};
+pub use spawn::{DEFAULT_SHUTDOWN, IntoSpawn, MAX_NAME, Spawn, SpawnError};
+pub use term::{Bytes, FromTerm, IntoTerm, Opaque, OpaqueValue, Term, TermMap, Terms};
 
 /// The OS-process kind: the hook a program calls first thing in `main` so
 /// that it can run as a child OS process, and the errors a child's death
@@ -61,6 +62,9 @@ pub use term::{Bytes, FromTerm, IntoTerm, Opaque, OpaqueValue, Term};
 pub mod os_process {
     pub use crate::kind::os_process::{OsProcessError, Registry, hook};
     pub use crate::wire::{MAX_DEPTH, MAX_FRAME, RemoteError, WireError};
+
+    #[doc(hidden)]
+    pub use crate::wire::{frames_text, init_frame};
 
     /// Decodes `data` as a stream of frames, as a child's or parent's reader
     /// does; for the fuzz target. Never panics.

@@ -87,6 +87,24 @@ pub(crate) fn link_local(a: &Arc<Core>, b: &Arc<Core>) {
     }
 }
 
+/// Links the new process `child`, not yet started, both ways to `parent`;
+/// false, linking nothing, if `parent` has ended.
+pub(crate) fn link_new(parent: &Arc<Core>, child: &Arc<Core>) -> bool {
+    let (first, second) = if parent.id < child.id {
+        (parent, child)
+    } else {
+        (child, parent)
+    };
+    let mut first_links = lock(&first.links);
+    let mut second_links = lock(&second.links);
+    if first_links.closed || second_links.closed {
+        return false;
+    }
+    first_links.add_peer(second);
+    second_links.add_peer(first);
+    true
+}
+
 /// Removes the two-way link between `a` and `b`, if there is one.
 pub(crate) fn unlink_local(a: &Arc<Core>, b: &Arc<Core>) {
     let (first, second) = if a.id < b.id { (a, b) } else { (b, a) };

@@ -29,7 +29,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicUsize;
 
-use crate::sync::{AtomicU64, Ordering, Thread, current_thread, fence, park, yield_now};
+use std::time::Instant;
+
+use crate::sync::{
+    AtomicU64, Ordering, Thread, current_thread, fence, park, park_timeout, yield_now,
+};
 
 /// Set in [`Mailbox::gate`] once the owner has closed the mailbox.
 const CLOSED: u64 = 1 << 1;
@@ -233,7 +237,9 @@ impl<T> Iterator for Ungrouped<T> {
 /// are still dropped, and the caller goes on.
 fn drop_all<T>(items: impl Iterator<Item = T>) {
     for item in items {
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(item)));
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(item))) {
+            crate::text::forget_quietly(payload);
+        }
     }
 }
 
@@ -242,11 +248,25 @@ impl<T: Item> Inbox<T> {
     /// takes: a short spin, then a few yields to let a sender on the same
     /// core run, then parked until a send wakes the thread.
     pub(crate) fn recv(&mut self, mailbox: &Mailbox<T>) -> T {
+        loop {
+            if let Some(item) = self.recv_until(mailbox, None) {
+                return item;
+            }
+        }
+    }
+
+    /// The next item of `mailbox`, waiting as [`Inbox::recv`] does, but
+    /// only until `deadline` (if any); `None` once it has passed.
+    pub(crate) fn recv_until(
+        &mut self,
+        mailbox: &Mailbox<T>,
+        deadline: Option<Instant>,
+    ) -> Option<T> {
         if let Some(item) = self.group.next() {
-            return item;
+            return Some(item);
         }
         if let Some(item) = self.batch.pop_front() {
-            return item;
+            return Some(item);
         }
         if self.streak >= BACKLOG {
             // Under a backlog, take the whole queue in one lock instead of
@@ -261,20 +281,20 @@ impl<T: Item> Inbox<T> {
                 }
             }
             if let Some(item) = self.group.next() {
-                return item;
+                return Some(item);
             }
             if let Some(item) = self.batch.pop_front() {
-                return item;
+                return Some(item);
             }
         }
         if let Some(item) = self.take(mailbox) {
             self.streak += 1;
-            return item;
+            return Some(item);
         }
         self.streak = 0;
         for _ in 0..SPINS {
             if let Some(item) = self.take(mailbox) {
-                return item;
+                return Some(item);
             }
             std::hint::spin_loop();
         }
@@ -282,7 +302,7 @@ impl<T: Item> Inbox<T> {
             for _ in 0..YIELDS {
                 yield_now();
                 if let Some(item) = self.take(mailbox) {
-                    return item;
+                    return Some(item);
                 }
             }
         }
@@ -293,13 +313,22 @@ impl<T: Item> Inbox<T> {
             fence(Ordering::SeqCst);
             if let Some(item) = self.take(mailbox) {
                 mailbox.gate.fetch_and(!SLEEPING, Ordering::Relaxed);
-                return item;
+                return Some(item);
             }
             // Returns at once if a send has unparked this thread since.
-            park();
+            match deadline {
+                None => park(),
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) => park_timeout(left),
+                    None => {
+                        mailbox.gate.fetch_and(!SLEEPING, Ordering::Relaxed);
+                        return self.take(mailbox);
+                    }
+                },
+            }
             mailbox.gate.fetch_and(!SLEEPING, Ordering::Relaxed);
             if let Some(item) = self.take(mailbox) {
-                return item;
+                return Some(item);
             }
         }
     }

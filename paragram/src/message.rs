@@ -7,7 +7,7 @@ use smallvec::{SmallVec, smallvec};
 
 use crate::exit::Exit;
 use crate::pid::Pid;
-use crate::term::{Bytes, IntoTerm, Opaque, Term, for_each_tuple, write_tuple};
+use crate::term::{self, Bytes, IntoTerm, Opaque, Term, for_each_tuple, write_tuple};
 
 /// A message: a tuple of terms, like an Erlang tuple.
 ///
@@ -22,18 +22,18 @@ use crate::term::{Bytes, IntoTerm, Opaque, Term, for_each_tuple, write_tuple};
 /// message small (48 bytes), which measured faster under load than two
 /// elements inline (80 bytes).
 #[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Message(Terms);
+pub struct Message(Elements);
 
 /// A message's elements: one inline.
-pub(crate) type Terms = SmallVec<[Term; 1]>;
+pub(crate) type Elements = SmallVec<[Term; 1]>;
 
 impl Message {
     /// The message made of `terms`.
     pub fn new(terms: Vec<Term>) -> Message {
-        Message(Terms::from_vec(terms))
+        Message(Elements::from_vec(terms))
     }
 
-    pub(crate) fn from_terms(terms: Terms) -> Message {
+    pub(crate) fn from_terms(terms: Elements) -> Message {
         Message(terms)
     }
 
@@ -44,8 +44,8 @@ impl Message {
 
     /// The message's elements, by value, in a `Vec` (which a one-element
     /// message allocates; iterate the message to avoid that).
-    pub fn into_terms(self) -> Vec<Term> {
-        self.0.into_vec()
+    pub fn into_terms(mut self) -> Vec<Term> {
+        std::mem::take(&mut self.0).into_vec()
     }
 
     /// How many elements the message has.
@@ -64,8 +64,19 @@ impl IntoIterator for Message {
     type IntoIter = IntoIter;
 
     /// The message's elements, by value, without allocating.
-    fn into_iter(self) -> IntoIter {
-        IntoIter(self.0.into_iter())
+    fn into_iter(mut self) -> IntoIter {
+        IntoIter(std::mem::take(&mut self.0).into_iter())
+    }
+}
+
+impl Drop for Message {
+    /// Drops the elements one at a time, as a term drops its own (see
+    /// [`Terms`](crate::Terms)): a panic in one element's `Drop` leaves
+    /// the others to be dropped before it goes on.
+    fn drop(&mut self) {
+        if self.0.iter().any(term::needs_care) {
+            term::dismantle(std::mem::take(&mut self.0).into_vec());
+        }
     }
 }
 
@@ -108,7 +119,7 @@ impl IntoMessage for Message {
 
 impl IntoMessage for () {
     fn into_message(self) -> Message {
-        Message(Terms::new())
+        Message(Elements::new())
     }
 }
 

@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use thiserror::Error;
 
-use crate::message::{Message, Terms};
+use crate::message::{Elements, Message};
 use crate::term::{FromTerm, IntoTerm, Term, for_each_tuple};
 
 /// One element of a [`Pattern`]: a literal, a type, `_`, `..`, a nested
@@ -146,7 +146,7 @@ impl Elem {
 
     /// Moves the terms this element binds out of `term` (which it matches)
     /// into `out`.
-    fn bind(&self, term: Term, out: &mut Terms) {
+    fn bind(&self, term: Term, out: &mut Elements) {
         match (&self.0, term) {
             (Node::Type(_) | Node::Pred(..), term) => out.push(term),
             (Node::Tuple(elems), Term::Tuple(items)) | (Node::List(elems), Term::List(items)) => {
@@ -210,7 +210,7 @@ fn seq_matches(elems: &[Elem], items: &[Term]) -> bool {
         .all(|(elem, item)| elem.matches(item))
 }
 
-fn bind_seq(elems: &[Elem], items: impl IntoIterator<Item = Term>, out: &mut Terms) {
+fn bind_seq(elems: &[Elem], items: impl IntoIterator<Item = Term>, out: &mut Elements) {
     for (elem, item) in elems.iter().zip(items) {
         elem.bind(item, out);
     }
@@ -288,7 +288,7 @@ impl Pattern {
     /// For a message that does not match, the result is unspecified (but no
     /// panic).
     pub fn bind(&self, message: Message) -> Message {
-        let mut out = Terms::with_capacity(self.bounds.len());
+        let mut out = Elements::with_capacity(self.bounds.len());
         bind_seq(&self.elems, message, &mut out);
         Message::from_terms(out)
     }
@@ -481,7 +481,6 @@ for_each_tuple!(bindings);
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::term::Opaque;
@@ -494,7 +493,7 @@ mod tests {
     }
 
     fn map(entries: Vec<(Term, Term)>) -> Term {
-        Term::Map(entries.into_iter().collect::<BTreeMap<_, _>>())
+        Term::map(entries)
     }
 
     fn pattern(elems: Vec<Elem>) -> Pattern {

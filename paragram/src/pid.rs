@@ -14,7 +14,8 @@ use crate::kind::os_process::Remote;
 use crate::link::Links;
 use crate::mailbox::Mailbox;
 use crate::message::{IntoMessage, Message};
-use crate::runner::Envelope;
+use crate::runner::{self, Envelope};
+use crate::wire::{MAX_DEPTH, MAX_FRAME};
 
 /// A handle to a process: cheap to clone, `Send + Sync`, compared and hashed
 /// by the identity of the process.
@@ -171,7 +172,7 @@ impl Pid {
     /// let root = paragram::Root::new();
     /// let pid = root.spawn(|_ctx: &mut paragram::Ctx| {}).unwrap();
     /// pid.terminate();
-    /// pid.wait();
+    /// pid.wait().unwrap();
     /// let err = pid.send(("hello", 1)).unwrap_err();
     /// assert_eq!(format!("{:?}", err.into_inner()), r#"("hello", 1)"#);
     /// ```
@@ -181,15 +182,7 @@ impl Pid {
     pub fn send(&self, message: impl IntoMessage) -> Result<(), SendError<Message>> {
         let message = message.into_message();
         if let Some(remote) = self.core.remote.get() {
-            if let Some(element) = message.terms().iter().position(|t| !t.is_serializable()) {
-                return Err(SendError {
-                    message,
-                    reason: SendFailure::Unserializable {
-                        element: element as u32,
-                    },
-                });
-            }
-            return remote.send(&self.core, message).map_err(SendError::ended);
+            return remote.send(&self.core, message);
         }
         self.core
             .mailbox
@@ -224,13 +217,45 @@ impl Pid {
     }
 
     /// Waits for the process to end and returns its exit value.
-    pub fn wait(&self) -> Exit {
-        self.core.wait_until(None).unwrap_or_default()
+    ///
+    /// A process cannot wait for its own end (its code would wait for
+    /// itself to finish): called from the process's own code, `wait`
+    /// returns [`WaitError::OwnProcess`] at once.
+    ///
+    /// ```
+    /// use paragram::{Ctx, Root, WaitError, pattern};
+    /// let root = Root::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let pid = root
+    ///     .spawn(move |ctx: &mut Ctx| {
+    ///         ctx.receive(pattern!("wait"), move |ctx, ()| {
+    ///             tx.send(ctx.me().wait()).unwrap();
+    ///         })
+    ///     })
+    ///     .unwrap();
+    /// pid.send("wait").unwrap();
+    /// let own = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    /// assert_eq!(own.unwrap_err(), WaitError::OwnProcess);
+    /// pid.terminate();
+    /// assert!(pid.wait().unwrap().is_normal());
+    /// ```
+    pub fn wait(&self) -> Result<Exit, WaitError> {
+        if runner::current() == Some(self.core.id) {
+            return Err(WaitError::OwnProcess);
+        }
+        Ok(self.core.wait_until(None).unwrap_or_default())
     }
 
-    /// Waits up to `timeout` for the process to end; `None` if it has not.
-    pub fn wait_timeout(&self, timeout: Duration) -> Option<Exit> {
-        self.core.wait_until(Some(Instant::now() + timeout))
+    /// Waits up to `timeout` for the process to end and returns its exit
+    /// value; [`WaitTimeoutError::Timeout`] if it has not ended by then,
+    /// [`WaitTimeoutError::OwnProcess`] at once from the process's own code.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<Exit, WaitTimeoutError> {
+        if runner::current() == Some(self.core.id) {
+            return Err(WaitTimeoutError::OwnProcess);
+        }
+        self.core
+            .wait_until(Some(Instant::now() + timeout))
+            .ok_or(WaitTimeoutError::Timeout)
     }
 
     /// Whether the process has not yet ended.
@@ -414,6 +439,37 @@ impl fmt::Debug for ProcessId {
     }
 }
 
+/// Why [`Pid::wait`] returned no exit value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// The caller is the process's own code, which the process needs to
+    /// return before it can end.
+    #[error("a process cannot wait for its own end")]
+    OwnProcess,
+}
+
+/// Why [`Pid::wait_timeout`] returned no exit value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum WaitTimeoutError {
+    /// The process had not ended when the timeout passed.
+    #[error("the process did not end within the timeout")]
+    Timeout,
+    /// The caller is the process's own code, which the process needs to
+    /// return before it can end.
+    #[error("a process cannot wait for its own end")]
+    OwnProcess,
+}
+
+impl From<WaitError> for WaitTimeoutError {
+    fn from(error: WaitError) -> WaitTimeoutError {
+        match error {
+            WaitError::OwnProcess => WaitTimeoutError::OwnProcess,
+        }
+    }
+}
+
 /// A send that failed; holds the message, handed back.
 #[derive(Error)]
 #[error("{reason}")]
@@ -439,14 +495,34 @@ pub enum SendFailure {
         /// The index of the element, from 0 (a message has at most a few).
         element: u32,
     },
+    /// The process runs in another OS process and the message's element at
+    /// this index nests tuples, lists and maps deeper than
+    /// [`MAX_DEPTH`](crate::os_process::MAX_DEPTH) levels.
+    #[error(
+        "cannot send to an OS process: message element {element} nests tuples, lists and maps deeper than {MAX_DEPTH} levels"
+    )]
+    TooDeep {
+        /// The index of the element, from 0.
+        element: u32,
+    },
+    /// The process runs in another OS process and the message encodes to
+    /// more than [`MAX_FRAME`](crate::os_process::MAX_FRAME) bytes.
+    #[error(
+        "cannot send to an OS process: the message encodes to {bytes} bytes, more than the {MAX_FRAME} a frame carries"
+    )]
+    TooLarge {
+        /// How many bytes the message encodes to.
+        bytes: u64,
+    },
 }
 
 impl<T> SendError<T> {
     pub(crate) fn ended(message: T) -> SendError<T> {
-        SendError {
-            message,
-            reason: SendFailure::Ended,
-        }
+        SendError::new(message, SendFailure::Ended)
+    }
+
+    pub(crate) fn new(message: T, reason: SendFailure) -> SendError<T> {
+        SendError { message, reason }
     }
 
     /// The message that was not delivered.

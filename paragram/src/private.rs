@@ -73,7 +73,7 @@ pub fn map_get(term: &Term, is_key: impl Fn(&Term) -> bool) -> Option<&Term> {
 /// The elements of a tuple term, by value.
 pub fn into_tuple(term: Term) -> Option<Vec<Term>> {
     match term {
-        Term::Tuple(items) => Some(items),
+        Term::Tuple(items) => Some(items.into_vec()),
         _ => None,
     }
 }
@@ -81,7 +81,7 @@ pub fn into_tuple(term: Term) -> Option<Vec<Term>> {
 /// The elements of a list term, by value.
 pub fn into_list(term: Term) -> Option<Vec<Term>> {
     match term {
-        Term::List(items) => Some(items),
+        Term::List(items) => Some(items.into_vec()),
         _ => None,
     }
 }

@@ -4,6 +4,8 @@
 use std::ops::Deref;
 use std::sync::OnceLock;
 
+use thiserror::Error;
+
 use crate::ctx::Ctx;
 use crate::pattern::{FromBindings, Pattern, PatternError};
 use crate::pid::Pid;
@@ -34,9 +36,9 @@ pub const ROOT_NAME: &str = "__main__";
 ///     })
 ///     .unwrap();
 /// child.send("stop").unwrap();
-/// assert!(child.wait().is_normal());
+/// assert!(child.wait().unwrap().is_normal());
 /// // The root's default receiver ends it when a linked process ends.
-/// assert!(root.wait().error().is_some());
+/// assert!(root.wait().unwrap().error().is_some());
 /// ```
 pub struct Root {
     pid: Pid,
@@ -44,15 +46,21 @@ pub struct Root {
 
 impl Root {
     /// Starts a new, independent root process.
+    ///
+    /// # Panics
+    ///
+    /// If the root's thread cannot start: the program is at its
+    /// [`thread_limit`](crate::thread_limit), or the operating system
+    /// refuses a thread. [`Root::try_new`] returns the error instead.
     pub fn new() -> Root {
+        Root::try_new().unwrap_or_else(|error| panic!("cannot start the root process: {error}"))
+    }
+
+    /// Starts a new, independent root process, or says why it cannot.
+    pub fn try_new() -> Result<Root, SpawnError> {
         crate::kind::os_process::refuse_without_hook();
         let spawn = Spawn::new(|_: &mut Ctx| {}).name(ROOT_NAME);
-        match spawn::spawn(spawn, None, None) {
-            Ok(pid) => Root { pid },
-            // Without a root there is nothing to run processes from; this
-            // only happens when the program is out of threads.
-            Err(error) => panic!("cannot start the root process: {error}"),
-        }
+        spawn::spawn(spawn, None, None).map(|pid| Root { pid })
     }
 
     /// The root's handle.
@@ -60,12 +68,14 @@ impl Root {
         &self.pid
     }
 
-    /// Spawns a process, not linked to the root.
+    /// Spawns a process, not linked to the root; [`SpawnError::RootEnded`]
+    /// once the root has ended.
     pub fn spawn(&self, process: impl IntoSpawn) -> Result<Pid, SpawnError> {
         spawn::spawn(process.into_spawn(), None, Some(self.pid.core()))
     }
 
-    /// Spawns a process linked both ways to the root.
+    /// Spawns a process linked both ways to the root;
+    /// [`SpawnError::RootEnded`] once the root has ended.
     pub fn spawn_link(&self, process: impl IntoSpawn) -> Result<Pid, SpawnError> {
         spawn::spawn(
             process.into_spawn(),
@@ -74,19 +84,25 @@ impl Root {
         )
     }
 
-    /// Links the root both ways to `pid`.
-    pub fn link(&self, pid: &Pid) {
+    /// Links the root both ways to `pid`; [`RootEnded`] once the root has
+    /// ended (a link would only deliver the root's end to `pid`).
+    pub fn link(&self, pid: &Pid) -> Result<(), RootEnded> {
+        if !self.pid.is_alive() {
+            return Err(RootEnded);
+        }
         crate::link::link(self.pid.core(), pid.core());
+        Ok(())
     }
 
     /// Registers a receiver on the root, as [`Ctx::receive`] does; its
     /// handler runs on the root's thread, from the next message the root
-    /// takes after this call.
+    /// takes after this call. [`ReceiveError::RootEnded`] once the root
+    /// has ended: no handler would ever run.
     pub fn receive<A, R>(
         &self,
         pattern: Pattern,
         handler: impl FnMut(&mut Ctx, A) -> R + Send + 'static,
-    ) -> Result<(), PatternError>
+    ) -> Result<(), ReceiveError>
     where
         A: FromBindings + 'static,
         R: Outcome + 'static,
@@ -95,15 +111,34 @@ impl Root {
         self.run(move |ctx| {
             // Checked above: registration cannot fail.
             let _ = ctx.receive(pattern, handler);
-        });
-        Ok(())
+        })
     }
 
     /// Runs `code` on the root's thread, in the order of its mailbox.
-    fn run(&self, code: impl FnOnce(&mut Ctx) + Send + 'static) {
-        // A root that has ended runs nothing more.
-        let _ = self.pid.core().mailbox.push(Envelope::Run(Box::new(code)));
+    fn run(&self, code: impl FnOnce(&mut Ctx) + Send + 'static) -> Result<(), ReceiveError> {
+        self.pid
+            .core()
+            .mailbox
+            .push(Envelope::Run(Box::new(code)))
+            .map_err(|_| ReceiveError::RootEnded)
     }
+}
+
+/// The root has ended: it links, spawns and receives no more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("the root process has ended")]
+pub struct RootEnded;
+
+/// Why [`Root::receive`] registered nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ReceiveError {
+    /// The handler's arguments do not fit the pattern's bindings.
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+    /// The root has ended.
+    #[error("the root process has ended")]
+    RootEnded,
 }
 
 impl Default for Root {
@@ -120,7 +155,14 @@ impl Deref for Root {
     }
 }
 
-/// The program's shared root process, started on first use.
+/// The program's shared root process, started on first use. Once it has
+/// ended (a linked process ended, and nothing handled it), it stays ended:
+/// spawning from it, linking it and registering receivers on it return
+/// errors.
+///
+/// # Panics
+///
+/// On first use, if the root cannot start (see [`Root::new`]).
 pub fn main() -> &'static Root {
     static MAIN: OnceLock<Root> = OnceLock::new();
     MAIN.get_or_init(Root::new)

@@ -1,6 +1,7 @@
 //! The per-process loop, whatever drives it: start, receive, dispatch,
 //! catch, exit.
 
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use crate::message::Message;
 use crate::pid::{Core, Pid};
 use crate::process::{Handled, Process};
 use crate::term::Term;
+use crate::text;
 
 /// What travels through a mailbox: messages and the signals that share
 /// their order.
@@ -88,9 +90,18 @@ impl Runner {
         self.ctx.core()
     }
 
-    /// Runs the process from start-up to its last exit step.
+    /// Runs the process from start-up to its last exit step, on the
+    /// thread that calls it.
     pub(crate) fn run(mut self) {
-        let exit = self.run_until_exit();
+        let _current = Current::enter(self.core().id);
+        // User code runs inside `guard`; were anything else to panic, the
+        // process would still end, and its links and waiters hear of it.
+        let exit =
+            catch_unwind(AssertUnwindSafe(|| self.run_until_exit())).unwrap_or_else(|payload| {
+                let exit = Exit::with_error(Panicked::from_payload(&*payload));
+                text::forget_quietly(payload);
+                exit
+            });
         self.finish(exit);
     }
 
@@ -117,9 +128,11 @@ impl Runner {
         match envelope {
             Envelope::Message(message) => match self.dispatch(message) {
                 Ok(None) => Step::Continue,
-                Ok(Some(message)) => Step::Exit(Exit::with_error(UnhandledMessage {
-                    message: format!("{message:?}"),
-                })),
+                Ok(Some(message)) => {
+                    let exit = Exit::with_error(UnhandledMessage::new(&message));
+                    quietly_drop(message);
+                    Step::Exit(exit)
+                }
                 Err(exit) => Step::Exit(exit),
             },
             Envelope::Exit { from, exit } => self.linked_exit(from, exit),
@@ -219,10 +232,44 @@ impl Runner {
     }
 }
 
-/// Runs user code, turning a panic into the exit it causes.
+/// Runs user code, turning a panic into the exit it causes. The panic's
+/// payload is dropped here, where a `Drop` of its own that panics too is
+/// contained.
 fn guard<T>(run: impl FnOnce() -> Result<T, Exit>) -> Result<T, Exit> {
-    catch_unwind(AssertUnwindSafe(run))
-        .unwrap_or_else(|payload| Err(Exit::with_error(Panicked::from_payload(&*payload))))
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|payload| {
+        let exit = Exit::with_error(Panicked::from_payload(&*payload));
+        text::forget_quietly(payload);
+        Err(exit)
+    })
+}
+
+thread_local! {
+    /// The id of the process whose code this thread runs, or 0.
+    static CURRENT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The process whose code the calling thread runs, if any.
+pub(crate) fn current() -> Option<u64> {
+    Some(CURRENT.with(Cell::get)).filter(|&id| id != 0)
+}
+
+/// Marks the calling thread as running process `id` until dropped.
+pub(crate) struct Current {
+    before: u64,
+}
+
+impl Current {
+    pub(crate) fn enter(id: u64) -> Current {
+        Current {
+            before: CURRENT.with(|current| current.replace(id)),
+        }
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.set(self.before));
+    }
 }
 
 fn step(result: Result<(), Exit>) -> Step {
@@ -232,7 +279,10 @@ fn step(result: Result<(), Exit>) -> Step {
     }
 }
 
-/// Drops `value`, containing a panic in its `Drop`: the exit goes on.
-fn quietly_drop<T>(value: T) {
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+/// Drops `value`, containing a panic in its `Drop` (and in the panic's
+/// payload's): the exit goes on.
+pub(crate) fn quietly_drop<T>(value: T) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        text::forget_quietly(payload);
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -13,7 +14,7 @@ use crate::link;
 use crate::mailbox::mailbox;
 use crate::pid::{Core, Pid};
 use crate::process::{FnProcess, Outcome, Process};
-use crate::runner::Runner;
+use crate::runner::{Runner, quietly_drop};
 
 /// A process to spawn, with its options.
 ///
@@ -31,6 +32,8 @@ pub struct Spawn {
     pub(crate) link_to: Vec<Pid>,
     pub(crate) kind: Kind,
     pub(crate) stack_size: Option<usize>,
+    /// How long an OS process has to end once told to, before it is killed.
+    pub(crate) shutdown: Duration,
     /// The serialized form, for the OS-process kind.
     pub(crate) os: Option<OsInit>,
 }
@@ -49,6 +52,7 @@ impl Spawn {
             link_to: Vec::new(),
             kind: Kind::default(),
             stack_size: None,
+            shutdown: DEFAULT_SHUTDOWN,
             os: None,
         }
     }
@@ -57,13 +61,19 @@ impl Spawn {
     /// state is serialized now and rebuilt in the child, which must register
     /// the type in [`os_process::hook`](crate::os_process::hook). `.kind(..)`
     /// can still choose another kind.
+    ///
+    /// The state crosses encoded with postcard, which cannot decode what
+    /// needs serde's `deserialize_any` (untagged and internally tagged
+    /// enums, `#[serde(flatten)]`): a state that does not decode from its
+    /// own encoding is refused at `spawn` with [`SpawnError::Serialize`],
+    /// naming the type.
     pub fn os_process<P>(process: P) -> Spawn
     where
         P: Process + Serialize + DeserializeOwned,
     {
         let os = OsInit {
             type_name: std::any::type_name::<P>(),
-            state: postcard::to_allocvec(&process).map_err(|e| e.to_string()),
+            state: serialize(&process),
         };
         Spawn {
             kind: Kind::OsProcess,
@@ -122,7 +132,7 @@ impl Spawn {
                  spawn a named function"
             ))
         } else {
-            postcard::to_allocvec(&arg).map_err(|e| e.to_string())
+            serialize(&arg)
         };
         Spawn {
             kind: Kind::OsProcess,
@@ -156,6 +166,44 @@ impl Spawn {
         self.stack_size = Some(bytes);
         self
     }
+
+    /// Sets how long an OS process has to end once its root (or the OS
+    /// process it was spawned in) has ended and told it to, before it is
+    /// killed (default: 5 s, as OTP gives a worker). The terminate it is
+    /// told with is queued behind every message already sent to it; the
+    /// kill, should it come, is reaped like any other end. Other kinds
+    /// have nothing to kill, and ignore it.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Spawn {
+        self.shutdown = timeout;
+        self
+    }
+}
+
+/// How long an OS process has to end once told to, unless its spawn says.
+pub const DEFAULT_SHUTDOWN: Duration = Duration::from_secs(5);
+
+/// The longest name a process can have, in bytes. Names are for people
+/// and for printing; a longer one is refused at `spawn`, which keeps every
+/// exit text and every frame that names a process small.
+pub const MAX_NAME: usize = 4096;
+
+/// `value`'s state as it crosses to a child OS process, checked to decode
+/// back into a `T` there.
+fn serialize<T: Serialize + DeserializeOwned>(value: &T) -> Result<Vec<u8>, String> {
+    let type_name = std::any::type_name::<T>();
+    let bytes = postcard::to_allocvec(value).map_err(|e| format!("`{type_name}`: {e}"))?;
+    match postcard::from_bytes::<T>(&bytes) {
+        Ok(copy) => {
+            quietly_drop(copy);
+            Ok(bytes)
+        }
+        Err(error) => Err(format!(
+            "`{type_name}` does not decode from its own encoding ({error}): the state \
+             crosses to the child encoded with postcard, which cannot decode types that \
+             need `deserialize_any`, such as untagged or internally tagged enums and \
+             `#[serde(flatten)]`"
+        )),
+    }
 }
 
 /// Anything that can be spawned: a [`Spawn`], a start-up closure
@@ -182,6 +230,16 @@ pub enum SpawnError {
         /// The most threads this program starts.
         limit: usize,
     },
+    /// The name is longer than [`MAX_NAME`] bytes.
+    #[error("a process name of {len} bytes is longer than the {MAX_NAME} a name can have")]
+    NameTooLong {
+        /// The name's length, in bytes.
+        len: usize,
+    },
+    /// The root spawned from has ended: a child linked to it would be dead
+    /// on arrival, and an OS process spawned under it killed.
+    #[error("the root process has ended")]
+    RootEnded,
     /// The operating system refused to start the thread or process.
     #[error("the operating system refused to start the process: {0}")]
     Os(#[from] std::io::Error),
@@ -220,8 +278,19 @@ pub(crate) fn spawn(
         link_to,
         kind,
         stack_size,
+        shutdown,
         os,
     } = spawn;
+    if let Some(name) = &name
+        && name.len() > MAX_NAME
+    {
+        return Err(SpawnError::NameTooLong { len: name.len() });
+    }
+    // Only a root can be asked to spawn once it has ended; `link_new`
+    // below closes the race for a linked child.
+    if spawner.is_some_and(|s| s.exit().is_some()) {
+        return Err(SpawnError::RootEnded);
+    }
     let id = next_id();
     let name = name.unwrap_or_else(|| format!("{}-{id}", kind.name()));
     // The root a process belongs to: its spawner's, or the spawner itself.
@@ -229,7 +298,7 @@ pub(crate) fn spawn(
     if kind == Kind::OsProcess {
         drop(process);
         let os = os.ok_or(SpawnError::NotSerializable)?;
-        let pid = os_process::spawn(os, name, owner.and_then(|o| o.upgrade()))?;
+        let pid = os_process::spawn(os, name, owner.and_then(|o| o.upgrade()), shutdown)?;
         if let Some(parent) = parent {
             link::link(parent, pid.core());
         }
@@ -243,8 +312,10 @@ pub(crate) fn spawn(
     if let Some(owner) = owner {
         let _ = core.owner.set(owner);
     }
-    if let Some(parent) = parent {
-        link::link(parent, &core);
+    if let Some(parent) = parent
+        && !link::link_new(parent, &core)
+    {
+        return Err(SpawnError::RootEnded);
     }
     for watcher in &link_to {
         link::watch_mirrored(&core, watcher.core());

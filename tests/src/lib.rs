@@ -1,5 +1,7 @@
-//! Helpers shared by the integration tests: waiting with a deadline, and
-//! a user error type.
+//! Helpers shared by the integration tests: waiting with a deadline, a
+//! user error type, and strategies that generate terms.
+
+pub mod terms;
 
 use std::error::Error;
 use std::fmt;
@@ -21,7 +23,7 @@ pub fn recv<T>(rx: &Receiver<T>) -> T {
 /// [`DEADLINE`].
 pub fn ended(pid: &Pid) -> Exit {
     pid.wait_timeout(DEADLINE)
-        .unwrap_or_else(|| panic!("{pid:?} did not end within {DEADLINE:?}"))
+        .unwrap_or_else(|e| panic!("{pid:?} did not end within {DEADLINE:?}: {e}"))
 }
 
 /// A user error type, written by hand (no derive), to show that any
@@ -39,3 +41,21 @@ impl fmt::Display for Fault {
 }
 
 impl Error for Fault {}
+
+/// Keeps the default panic hook's report for every panic but the
+/// deliberate ones: those whose message starts with `deliberate`, and
+/// non-string payloads. A failing assertion still prints.
+pub fn quiet_deliberate_panics() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+        match message {
+            Some(message) if !message.starts_with("deliberate") => report(info),
+            _ => {}
+        }
+    }));
+}

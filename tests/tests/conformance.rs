@@ -4,7 +4,6 @@
 //! sent as the 1-element message holding it; both forms must give the
 //! table's answer on every row.
 
-use std::collections::BTreeMap;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
@@ -21,15 +20,15 @@ fn t(value: impl IntoTerm) -> Term {
 }
 
 fn list(items: Vec<Term>) -> Term {
-    Term::List(items)
+    Term::list(items)
 }
 
 fn tuple(items: Vec<Term>) -> Term {
-    Term::Tuple(items)
+    Term::tuple(items)
 }
 
 fn map(entries: Vec<(Term, Term)>) -> Term {
-    Term::Map(entries.into_iter().collect::<BTreeMap<_, _>>())
+    Term::map(entries)
 }
 
 /// One row's samples: each term and whether the row's pattern matches it.

@@ -88,6 +88,6 @@ fn messages_from_many_senders_all_arrive_once_and_in_each_senders_order() {
     assert_eq!(tally.next, vec![per_sender; SENDERS as usize]);
     let exit = pid
         .wait_timeout(DEADLINE)
-        .unwrap_or_else(|| panic!("the process did not end within {DEADLINE:?}"));
+        .unwrap_or_else(|e| panic!("the process did not end within {DEADLINE:?}: {e}"));
     assert!(exit.is_normal(), "{exit}");
 }

@@ -17,7 +17,7 @@ fn float_keys_written_without_a_dot_are_floats() {
     let mut map = std::collections::BTreeMap::new();
     map.insert(Term::Float(1.0), Term::Bool(true));
     map.insert(Term::Int(1), Term::Str("one".into()));
-    let message = vec![Term::Map(map)];
+    let message = vec![Term::Map(map.into())];
     assert!(p.matches(&message));
     let bound = p.bind(paragram::Message::new(message)).into_terms();
     assert_eq!(bound, vec![Term::Str("one".into())]);

@@ -340,7 +340,7 @@ fn exit_value_is_readable_from_an_unlinked_process() {
     victim.send("fail").unwrap();
     inspector.send(("inspect", victim.clone())).unwrap();
 
-    assert_eq!(recv(&rx), Some(Some(3)));
+    assert_eq!(recv(&rx), Ok(Some(3)));
     assert_eq!(victim.exit().map(|e| e.to_string()), Some("fault 3".into()));
     inspector.terminate();
     assert!(
@@ -583,7 +583,7 @@ fn root_linking_to_a_dead_process_ends_with_its_cause() {
     dead.terminate_with("gone");
     ended(&dead);
 
-    root.link(&dead);
+    root.link(&dead).expect("the root is alive");
 
     let exit = ended(&root);
     let linked = exit
@@ -601,7 +601,7 @@ fn exit_value_is_none_while_alive_and_wait_returns_it() {
     assert!(pid.is_alive());
     assert!(pid.exit().is_none());
     // The process waits for messages and none comes: it cannot end.
-    assert!(pid.wait_timeout(Duration::from_millis(20)).is_none());
+    assert!(pid.wait_timeout(Duration::from_millis(20)).is_err());
 
     pid.terminate_with("done");
     let exit = ended(&pid);
@@ -610,7 +610,7 @@ fn exit_value_is_none_while_alive_and_wait_returns_it() {
     assert!(!pid.is_alive());
     assert_eq!(pid.exit().map(|e| e.to_string()), Some("done".into()));
     assert_eq!(
-        pid.wait().to_string(),
+        pid.wait().unwrap().to_string(),
         "done",
         "wait again returns the same"
     );

@@ -16,9 +16,8 @@ use paragram::{
     BoxError, Ctx, Exit, IntoTerm, LinkedExit, Panicked, Pid, Process, Root, Spawn, SpawnError,
     UnhandledMessage, pattern,
 };
-use stress_support::{
-    DEADLINE, DropCounter, PanicOnDrop, await_threads, quiet_deliberate_panics, size, threads, wait,
-};
+use paragram_tests::quiet_deliberate_panics;
+use stress_support::{DEADLINE, DropCounter, PanicOnDrop, await_threads, size, threads, wait};
 
 type Started = Result<(), BoxError>;
 
@@ -398,7 +397,7 @@ fn stress_link_to_dead_process_notifies_at_once() {
         assert_eq!(rx.try_iter().count(), 0, "run {run}: a second notification");
 
         // From the root.
-        root.link(&dead);
+        root.link(&dead).expect("the root is alive");
         assert_eq!(recv(&root_rx, "exit at the root"), expected, "run {run}");
     }
     assert!(root.is_alive());
@@ -746,7 +745,7 @@ fn star_leaves_none_alive(hub_ends: bool) {
     wait(&hub);
     let alive = kids
         .iter()
-        .filter(|kid| kid.wait_timeout(DEADLINE).is_none())
+        .filter(|kid| kid.wait_timeout(DEADLINE).is_err())
         .count();
     let elapsed = start.elapsed();
     println!("star of {children}: all ended in {elapsed:?}");
@@ -802,7 +801,7 @@ fn chain_cascade(n: usize) -> Duration {
     let elapsed = start.elapsed();
     let alive = chain
         .iter()
-        .filter(|p| p.wait_timeout(DEADLINE).is_none())
+        .filter(|p| p.wait_timeout(DEADLINE).is_err())
         .count();
     assert_eq!(alive, 0, "chain of {n}: processes left alive");
     let linked = far.downcast_ref::<LinkedExit>().expect("a linked exit");
@@ -1031,7 +1030,7 @@ fn stress_reentrant_spawn_link_terminate_never_deadlocks() {
         }
         for member in &members {
             assert!(
-                member.wait_timeout(DEADLINE).is_some(),
+                member.wait_timeout(DEADLINE).is_ok(),
                 "round {round}: {member:?} hangs"
             );
         }
@@ -1039,7 +1038,7 @@ fn stress_reentrant_spawn_link_terminate_never_deadlocks() {
         // ended before running the handler (then it sent none).
         for child in rx.try_iter() {
             assert!(
-                child.wait_timeout(DEADLINE).is_some(),
+                child.wait_timeout(DEADLINE).is_ok(),
                 "round {round}: {child:?} hangs"
             );
         }

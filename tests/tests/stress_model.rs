@@ -12,8 +12,9 @@ use std::time::Duration;
 use paragram::{
     BoxError, Ctx, Elem, Exit, LinkedExit, Panicked, Pattern, Pid, Root, UnhandledMessage, pattern,
 };
+use paragram_tests::quiet_deliberate_panics;
 use proptest::prelude::*;
-use stress_support::{quiet_deliberate_panics, size};
+use stress_support::size;
 
 /// How long a step may take to show its effect.
 const STEP: Duration = Duration::from_secs(2);
@@ -248,7 +249,7 @@ impl World {
         for (i, (puppet, model)) in self.puppets.iter().zip(&self.model).enumerate() {
             if let Some((cause, linked)) = model.death {
                 let exit = puppet.pid.wait_timeout(STEP);
-                let exit = exit.unwrap_or_else(|| panic!("step {step}: process {i} alive"));
+                let exit = exit.unwrap_or_else(|e| panic!("step {step}: process {i}: {e}"));
                 check_exit(&exit, cause, linked, i, step);
             }
         }
@@ -307,7 +308,7 @@ impl World {
             puppet.pid.terminate();
         }
         for puppet in &self.puppets {
-            assert!(puppet.pid.wait_timeout(STEP).is_some());
+            assert!(puppet.pid.wait_timeout(STEP).is_ok());
         }
     }
 }

@@ -80,11 +80,29 @@ impl Drop for Slot {
     }
 }
 
+/// The name of a thread that runs or stands for the process `name`: the
+/// process's name without the NUL bytes a thread name cannot hold (a
+/// process's name can), cut to leave room for `suffix` within 63 bytes
+/// (Linux shows the first 15).
+pub(crate) fn thread_name(name: &str, suffix: &str) -> String {
+    const MOST: usize = 63;
+    let room = MOST.saturating_sub(suffix.len());
+    let mut thread = String::with_capacity(MOST);
+    for c in name.chars().filter(|&c| c != '\0') {
+        if thread.len() + c.len_utf8() > room {
+            break;
+        }
+        thread.push(c);
+    }
+    thread.push_str(suffix);
+    thread
+}
+
 /// Starts `runner` on a thread of its own, named after the process.
 pub(crate) fn start(runner: Runner, stack_size: Option<usize>) -> Result<(), SpawnError> {
     let slot = Slot::take()?;
     let core = runner.core().clone();
-    let mut builder = thread::Builder::new().name(runner.name().to_owned());
+    let mut builder = thread::Builder::new().name(thread_name(runner.name(), ""));
     if let Some(bytes) = stack_size {
         builder = builder.stack_size(bytes);
     }

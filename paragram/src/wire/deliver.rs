@@ -2,7 +2,7 @@
 //! `Deliver` frame, and decoded straight back into terms.
 
 use crate::message::Message;
-use crate::pid::Pid;
+use crate::pid::{Pid, SendFailure};
 use crate::term::Term;
 
 use super::flat::*;
@@ -198,29 +198,120 @@ impl<'a> Input<'a> {
 /// encoded straight from the terms, by hand, in postcard's encodings: the
 /// same bytes as `encode_frame(&Frame::Deliver { to, message: flatten(terms,
 /// pid) })` (the wire's tests hold the two together), without the
-/// intermediate nodes. Each process handle is named with `pid`.
-pub(crate) fn encode_deliver(
+/// intermediate nodes. Each process handle is named with `name`, which
+/// must have no effect beyond naming it: the caller keeps the handles the
+/// message carries, returned, once the frame is sure to go.
+///
+/// Nothing is appended for a message that cannot cross: one holding an
+/// opaque value, nested deeper than [`MAX_DEPTH`], or larger than
+/// [`MAX_FRAME`]. Every walk keeps its stack on the heap.
+pub(crate) fn encode_deliver<'t>(
     to: u64,
-    terms: &[Term],
-    pid: &mut dyn FnMut(&Pid) -> WirePid,
+    terms: &'t [Term],
+    name: &mut dyn FnMut(&Pid) -> WirePid,
     out: &mut Vec<u8>,
-) {
-    let mut pids = Vec::new();
-    let mut count = 0;
-    for term in terms {
-        count_nodes(term, pid, &mut count, &mut pids);
-    }
-    let start = out.len();
-    out.extend_from_slice(&[0; 4]);
+) -> Result<Vec<&'t Pid>, SendFailure> {
+    let plan = Plan::of(terms, name)?;
+    let body = 1 + varint_len(u128::from(to)) + varint_len(plan.count as u128) + plan.bytes;
+    let prefix = frame_prefix(body).ok_or(SendFailure::TooLarge { bytes: body as u64 })?;
+    out.reserve(4 + body);
+    out.extend_from_slice(&prefix);
     out.push(DELIVER);
     varint(u128::from(to), out);
-    varint(count as u128, out);
-    let mut pids = pids.iter();
-    for term in terms {
-        write_nodes(term, &mut pids, out);
+    varint(plan.count as u128, out);
+    let mut rare_ends = plan.rare_ends.iter();
+    let mut rare_start = 0;
+    for (_, term) in terms.iter().flat_map(Term::pre_order) {
+        if write_node(term, out) == Written::Header {
+            // Its value is encoded already: the rare nodes come in order.
+            let end = rare_ends.next().copied().unwrap_or(rare_start);
+            out.extend_from_slice(&plan.rare[rare_start..end]);
+            rare_start = end;
+        }
     }
-    let len = (out.len() - start - 4) as u32;
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    Ok(plan.pids)
+}
+
+/// What a message's frame holds, found in one walk before anything is
+/// written: how many nodes, how many bytes they take, and the rare nodes'
+/// values (process handles and exit values) already encoded.
+struct Plan<'t> {
+    count: usize,
+    bytes: usize,
+    rare: Vec<u8>,
+    /// Where each rare node's value ends in `rare`.
+    rare_ends: Vec<usize>,
+    pids: Vec<&'t Pid>,
+}
+
+impl<'t> Plan<'t> {
+    fn of(
+        terms: &'t [Term],
+        name: &mut dyn FnMut(&Pid) -> WirePid,
+    ) -> Result<Plan<'t>, SendFailure> {
+        let mut plan = Plan {
+            count: 0,
+            bytes: 0,
+            rare: Vec::new(),
+            rare_ends: Vec::new(),
+            pids: Vec::new(),
+        };
+        for (element, term) in terms.iter().enumerate() {
+            let element = u32::try_from(element).unwrap_or(u32::MAX);
+            for (depth, term) in term.pre_order() {
+                plan.count += 1;
+                plan.bytes += match term {
+                    Term::Opaque(_) => return Err(SendFailure::Unserializable { element }),
+                    Term::Tuple(_) | Term::List(_) | Term::Map(_) if depth >= MAX_DEPTH => {
+                        return Err(SendFailure::TooDeep { element });
+                    }
+                    Term::Pid(pid) => {
+                        plan.pids.push(pid);
+                        plan.add_rare(&name(pid))
+                    }
+                    Term::Exit(exit) => plan.add_rare(&WireExit::from_exit(exit)),
+                    other => node_len(other),
+                };
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Encodes a rare node's value; how many bytes the node takes, with
+    /// its variant's.
+    fn add_rare(&mut self, value: &impl serde::Serialize) -> usize {
+        let start = self.rare.len();
+        serde(value, &mut self.rare);
+        self.rare_ends.push(self.rare.len());
+        1 + self.rare.len() - start
+    }
+}
+
+/// How many bytes [`write_node`] writes for `term`.
+fn node_len(term: &Term) -> usize {
+    match term {
+        Term::Bool(_) => 2,
+        Term::Int(v) => 1 + varint_len(zigzag(*v)),
+        Term::Float(_) => 9,
+        Term::Char(v) => 2 + v.len_utf8(),
+        Term::Str(v) => 1 + varint_len(v.len() as u128) + v.len(),
+        Term::Bytes(v) => 1 + varint_len(v.len() as u128) + v.len(),
+        Term::Tuple(items) | Term::List(items) => 1 + varint_len(items.len() as u128),
+        Term::Map(map) => 1 + varint_len(map.len() as u128),
+        // Measured as they are encoded; an opaque value is refused.
+        Term::Pid(_) | Term::Exit(_) | Term::Opaque(_) => 1,
+    }
+}
+
+/// An integer as postcard writes a signed one: zigzag, then a varint.
+fn zigzag(v: i128) -> u128 {
+    ((v << 1) ^ (v >> 127)) as u128
+}
+
+/// How many bytes [`varint`] writes for `value`.
+fn varint_len(value: u128) -> usize {
+    let bits = 128 - value.leading_zeros() as usize;
+    bits.div_ceil(7).max(1)
 }
 
 /// Appends `value` as an unsigned LEB128 varint, as postcard writes every
@@ -246,41 +337,23 @@ fn serde(value: &impl serde::Serialize, out: &mut Vec<u8>) {
         .expect("serializing a process handle or exit into a Vec cannot fail");
 }
 
-/// Counts the nodes `term` flattens to and names its process handles, in
-/// the order they are written.
-fn count_nodes(
-    term: &Term,
-    pid: &mut dyn FnMut(&Pid) -> WirePid,
-    count: &mut usize,
-    pids: &mut Vec<WirePid>,
-) {
-    // Recursion here follows terms built in this program, never input.
-    *count += 1;
-    match term {
-        Term::Tuple(items) | Term::List(items) => {
-            for item in items {
-                count_nodes(item, pid, count, pids);
-            }
-        }
-        Term::Map(map) => {
-            for (k, v) in map {
-                count_nodes(k, pid, count, pids);
-                count_nodes(v, pid, count, pids);
-            }
-        }
-        Term::Pid(p) => pids.push(pid(p)),
-        _ => {}
-    }
+/// What [`write_node`] wrote.
+#[derive(PartialEq, Eq)]
+enum Written {
+    /// The whole node (a container's, without the terms inside it).
+    Node,
+    /// Only a rare node's variant: its value is the caller's to append.
+    Header,
 }
 
-/// Appends `term`'s nodes in pre-order: each its [`Node`] variant's index,
-/// then its value.
-fn write_nodes(term: &Term, pids: &mut std::slice::Iter<'_, WirePid>, out: &mut Vec<u8>) {
+/// Appends `term`'s own node: its [`Node`] variant's index, then its value
+/// (a container's length; the terms inside it are nodes of their own).
+fn write_node(term: &Term, out: &mut Vec<u8>) -> Written {
     match term {
         Term::Bool(v) => out.extend_from_slice(&[0, u8::from(*v)]),
         Term::Int(v) => {
             out.push(1);
-            varint(((v << 1) ^ (v >> 127)) as u128, out);
+            varint(zigzag(*v), out);
         }
         Term::Float(v) => {
             out.push(2);
@@ -298,33 +371,28 @@ fn write_nodes(term: &Term, pids: &mut std::slice::Iter<'_, WirePid>, out: &mut 
             out.push(5);
             bytes(v, out);
         }
-        Term::Tuple(items) | Term::List(items) => {
-            out.push(if matches!(term, Term::Tuple(_)) { 6 } else { 7 });
+        Term::Tuple(items) => {
+            out.push(6);
             varint(items.len() as u128, out);
-            for item in items {
-                write_nodes(item, pids, out);
-            }
+        }
+        Term::List(items) => {
+            out.push(7);
+            varint(items.len() as u128, out);
         }
         Term::Map(map) => {
             out.push(8);
             varint(map.len() as u128, out);
-            for (k, v) in map {
-                write_nodes(k, pids, out);
-                write_nodes(v, pids, out);
-            }
         }
         Term::Pid(_) => {
             out.push(9);
-            // Named in the same order by `count_nodes`.
-            if let Some(p) = pids.next() {
-                serde(p, out);
-            }
+            return Written::Header;
         }
-        Term::Exit(e) => {
+        Term::Exit(_) => {
             out.push(10);
-            serde(&WireExit::from_exit(e), out);
+            return Written::Header;
         }
-        // Refused before encoding; a tuple of none, were it to get here.
+        // Refused by `Plan::of`; a tuple of none, were it to get here.
         Term::Opaque(_) => out.extend_from_slice(&[6, 0]),
     }
+    Written::Node
 }

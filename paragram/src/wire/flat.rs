@@ -1,57 +1,37 @@
 //! Terms as flat lists of nodes, and messages rebuilt from them with an
 //! explicit stack under a nesting limit.
 
-use std::collections::BTreeMap;
-
-use crate::message::{Message, Terms};
+use crate::message::{Elements, Message};
 use crate::pid::Pid;
-use crate::term::Term;
+use crate::term::{Term, pairs};
 
 use super::*;
 
-/// Flattens `terms` into nodes, naming each process handle with `pid`.
-/// Opaque values have no wire form; the caller checks for them first. The
-/// reference for [`encode_deliver`], which writes the same nodes directly.
+/// Flattens `terms` into nodes, in pre-order, naming each process handle
+/// with `pid`. Opaque values have no wire form; the caller checks for them
+/// first. The reference for [`encode_deliver`], which writes the same
+/// nodes directly.
 #[cfg(all(test, not(loom)))]
 pub(crate) fn flatten(terms: &[Term], pid: &mut dyn FnMut(&Pid) -> WirePid) -> Vec<Node> {
-    let mut out = Vec::with_capacity(terms.len());
-    for term in terms {
-        flatten_term(term, pid, &mut out);
-    }
-    out
-}
-
-#[cfg(all(test, not(loom)))]
-fn flatten_term(term: &Term, pid: &mut dyn FnMut(&Pid) -> WirePid, out: &mut Vec<Node>) {
-    // Recursion here follows terms built in this program, never input.
-    match term {
-        Term::Bool(v) => out.push(Node::Bool(*v)),
-        Term::Int(v) => out.push(Node::Int(*v)),
-        Term::Float(v) => out.push(Node::Float(*v)),
-        Term::Char(v) => out.push(Node::Char(*v)),
-        Term::Str(v) => out.push(Node::Str(v.clone())),
-        Term::Bytes(v) => out.push(Node::Bytes(v.clone())),
-        Term::Tuple(items) | Term::List(items) => {
-            let n = items.len() as u32;
-            out.push(match term {
-                Term::Tuple(_) => Node::Tuple(n),
-                _ => Node::List(n),
-            });
-            for item in items {
-                flatten_term(item, pid, out);
-            }
-        }
-        Term::Map(map) => {
-            out.push(Node::Map(map.len() as u32));
-            for (k, v) in map {
-                flatten_term(k, pid, out);
-                flatten_term(v, pid, out);
-            }
-        }
-        Term::Pid(p) => out.push(Node::Pid(pid(p))),
-        Term::Exit(e) => out.push(Node::Exit(WireExit::from_exit(e))),
-        Term::Opaque(_) => out.push(Node::Tuple(0)),
-    }
+    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    terms
+        .iter()
+        .flat_map(Term::pre_order)
+        .map(|(_, term)| match term {
+            Term::Bool(v) => Node::Bool(*v),
+            Term::Int(v) => Node::Int(*v),
+            Term::Float(v) => Node::Float(*v),
+            Term::Char(v) => Node::Char(*v),
+            Term::Str(v) => Node::Str(v.clone()),
+            Term::Bytes(v) => Node::Bytes(v.clone()),
+            Term::Tuple(items) => Node::Tuple(len(items.len())),
+            Term::List(items) => Node::List(len(items.len())),
+            Term::Map(map) => Node::Map(len(map.len())),
+            Term::Pid(p) => Node::Pid(pid(p)),
+            Term::Exit(e) => Node::Exit(WireExit::from_exit(e)),
+            Term::Opaque(_) => Node::Tuple(0),
+        })
+        .collect()
 }
 
 /// A container being rebuilt: its kind, how many terms it still needs,
@@ -76,7 +56,7 @@ pub(crate) type ResolvePid<'a> = dyn FnMut(WirePid) -> Result<Pid, WireError> + 
 /// stack of open containers (empty, and unallocated, for a flat message).
 #[derive(Default)]
 pub(super) struct Builder {
-    top: Terms,
+    top: Elements,
     stack: Vec<Open>,
 }
 
@@ -140,23 +120,13 @@ impl Builder {
     }
 
     /// Closes every container that has all its terms, innermost first.
-    // `Term` keys hash by value or identity, never by interior state: the
-    // README's note on `mutable_key_type`.
-    #[allow(clippy::mutable_key_type)]
     fn close_full(&mut self) -> Result<(), WireError> {
         while self.stack.last().is_some_and(|open| open.left == 0) {
             let Some(done) = self.stack.pop() else { break };
             let term = match done.kind {
-                Container::Tuple => Term::Tuple(done.items),
-                Container::List => Term::List(done.items),
-                Container::Map => {
-                    let mut map = BTreeMap::new();
-                    let mut items = done.items.into_iter();
-                    while let (Some(k), Some(v)) = (items.next(), items.next()) {
-                        map.insert(k, v);
-                    }
-                    Term::Map(map)
-                }
+                Container::Tuple => Term::Tuple(done.items.into()),
+                Container::List => Term::List(done.items.into()),
+                Container::Map => Term::Map(pairs(done.items)),
             };
             self.push_term(term)?;
         }

@@ -16,9 +16,10 @@ use std::io::{self, Read};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::exit::{Exit, LinkedExit, Panicked, UnhandledMessage};
+use crate::exit::{Exit, LinkedExit, OsProcessError, Panicked, UnhandledMessage};
 use crate::pid::ProcessId;
 use crate::spawn::{SpawnError, next_id};
+use crate::text::{self, EXIT_LIMIT, PART_LIMIT};
 
 mod deliver;
 mod flat;
@@ -29,10 +30,13 @@ mod tests;
 pub(crate) use deliver::{Incoming, decode_incoming, encode_deliver};
 pub(crate) use reader::FrameReader;
 
-/// The largest frame body accepted, in bytes.
+/// The largest frame body accepted, in bytes: a message whose encoding is
+/// larger is refused at `send`.
 pub const MAX_FRAME: usize = 64 << 20;
 
-/// The deepest nesting of tuples, lists and maps a received term may have.
+/// The deepest nesting of tuples, lists and maps a term may have to cross
+/// an OS-process boundary: a message nested deeper is refused at `send`,
+/// and a frame nested deeper is a protocol error.
 pub const MAX_DEPTH: usize = 128;
 
 /// Why a frame could not be read.
@@ -85,6 +89,8 @@ pub enum WireExit {
     Unhandled(String),
     /// Any other error, as its `Display` text.
     Error(String),
+    /// [`OsProcessError`].
+    OsProcess(WireOsError),
     /// [`LinkedExit`]: the peer, and the root cause (never itself linked,
     /// so a hostile frame cannot nest exits).
     Linked {
@@ -107,6 +113,49 @@ pub enum WireCause {
     Unhandled(String),
     /// Any other error, as its `Display` text.
     Error(String),
+    /// [`OsProcessError`].
+    OsProcess(WireOsError),
+}
+
+/// [`OsProcessError`] on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum WireOsError {
+    /// [`OsProcessError::Exited`], with the code.
+    Exited(i32),
+    /// [`OsProcessError::Signaled`], with the signal.
+    Signaled(i32),
+    /// [`OsProcessError::Protocol`], with its text.
+    Protocol(String),
+    /// [`OsProcessError::RootEnded`].
+    RootEnded,
+    /// [`OsProcessError::ShutdownTimeout`], with the timeout.
+    ShutdownTimeout(std::time::Duration),
+    /// [`OsProcessError::ParentEnded`].
+    ParentEnded,
+}
+
+impl WireOsError {
+    fn from_error(error: &OsProcessError) -> WireOsError {
+        match error {
+            OsProcessError::Exited { code } => WireOsError::Exited(*code),
+            OsProcessError::Signaled { signal, .. } => WireOsError::Signaled(*signal),
+            OsProcessError::Protocol(text) => WireOsError::Protocol(text.clone()),
+            OsProcessError::RootEnded => WireOsError::RootEnded,
+            OsProcessError::ShutdownTimeout { timeout } => WireOsError::ShutdownTimeout(*timeout),
+            OsProcessError::ParentEnded => WireOsError::ParentEnded,
+        }
+    }
+
+    fn into_error(self) -> OsProcessError {
+        match self {
+            WireOsError::Exited(code) => OsProcessError::Exited { code },
+            WireOsError::Signaled(signal) => OsProcessError::signaled(signal),
+            WireOsError::Protocol(text) => OsProcessError::Protocol(text::cap(text, PART_LIMIT)),
+            WireOsError::RootEnded => OsProcessError::RootEnded,
+            WireOsError::ShutdownTimeout(timeout) => OsProcessError::ShutdownTimeout { timeout },
+            WireOsError::ParentEnded => OsProcessError::ParentEnded,
+        }
+    }
 }
 
 /// A process named in an exit value: the OS process it runs in (`node`,
@@ -169,6 +218,7 @@ impl WireExit {
             WireExit::Panicked(message) => WireCause::Panicked(message),
             WireExit::Unhandled(message) => WireCause::Unhandled(message),
             WireExit::Error(message) => WireCause::Error(message),
+            WireExit::OsProcess(error) => WireCause::OsProcess(error),
             WireExit::Linked { peer, cause } => {
                 return Exit::with_error(LinkedExit {
                     peer: name(peer),
@@ -182,7 +232,8 @@ impl WireExit {
 
 impl WireCause {
     /// The wire form of `exit`, taken as a root cause: a linked exit here
-    /// (which a root cause never is) would cross as its text.
+    /// (which a root cause never is) would cross as its text. Texts are
+    /// the bounded ones the exit already holds: no user code runs.
     fn from_exit(exit: &Exit) -> WireCause {
         if exit.is_normal() {
             WireCause::Normal
@@ -190,17 +241,28 @@ impl WireCause {
             WireCause::Panicked(p.message.clone())
         } else if let Some(u) = exit.downcast_ref::<UnhandledMessage>() {
             WireCause::Unhandled(u.message.clone())
+        } else if let Some(e) = exit.downcast_ref::<OsProcessError>() {
+            WireCause::OsProcess(WireOsError::from_error(e))
         } else {
             WireCause::Error(exit.to_string())
         }
     }
 
+    /// The exit this stands for, its texts cut to the limits an exit made
+    /// here would have: the other side may not keep to them.
     fn into_exit(self) -> Exit {
         match self {
             WireCause::Normal => Exit::normal(),
-            WireCause::Panicked(message) => Exit::with_error(Panicked { message }),
-            WireCause::Unhandled(message) => Exit::with_error(UnhandledMessage { message }),
-            WireCause::Error(message) => Exit::with_error(RemoteError { message }),
+            WireCause::Panicked(message) => Exit::with_error(Panicked {
+                message: text::cap(message, PART_LIMIT),
+            }),
+            WireCause::Unhandled(message) => Exit::with_error(UnhandledMessage {
+                message: text::cap(message, PART_LIMIT),
+            }),
+            WireCause::Error(message) => Exit::with_error(RemoteError {
+                message: text::cap(message, EXIT_LIMIT),
+            }),
+            WireCause::OsProcess(error) => Exit::with_error(error.into_error()),
         }
     }
 }
@@ -212,6 +274,7 @@ impl From<WireCause> for WireExit {
             WireCause::Panicked(message) => WireExit::Panicked(message),
             WireCause::Unhandled(message) => WireExit::Unhandled(message),
             WireCause::Error(message) => WireExit::Error(message),
+            WireCause::OsProcess(error) => WireExit::OsProcess(error),
         }
     }
 }
@@ -297,6 +360,9 @@ pub enum Frame {
         state: Vec<u8>,
         /// The process's name.
         name: String,
+        /// How long the child's process has to end once the parent has
+        /// gone, before the child exits anyway.
+        shutdown: std::time::Duration,
     },
     /// A message for the receiver's process `to`.
     Deliver {
@@ -351,15 +417,37 @@ pub enum Frame {
     },
 }
 
-/// Appends `frame` to `out` as one length-prefixed frame.
-pub fn encode_frame(frame: &Frame, out: &mut Vec<u8>) {
+/// Appends `frame` to `out` as one length-prefixed frame; a frame larger
+/// than [`MAX_FRAME`] is not appended, and the error says how large it is.
+pub fn encode_frame(frame: &Frame, out: &mut Vec<u8>) -> Result<(), WireError> {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
-    // Serializing into a Vec cannot fail for these types.
     let out_vec = std::mem::take(out);
-    *out = postcard::to_extend(frame, out_vec).expect("serializing a frame into a Vec cannot fail");
-    let len = (out.len() - start - 4) as u32;
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    *out = match postcard::to_extend(frame, out_vec) {
+        Ok(out) => out,
+        // Serializing these types into a Vec only fails out of memory.
+        Err(error) => return Err(WireError::Malformed(error.to_string())),
+    };
+    let len = out.len() - start - 4;
+    match frame_prefix(len) {
+        Some(prefix) => {
+            out[start..start + 4].copy_from_slice(&prefix);
+            Ok(())
+        }
+        None => {
+            out.truncate(start);
+            Err(WireError::TooLarge(len as u64))
+        }
+    }
+}
+
+/// The length prefix of a frame body of `len` bytes, if one can carry it:
+/// never a length cut to 32 bits.
+pub(crate) fn frame_prefix(len: usize) -> Option<[u8; 4]> {
+    if len > MAX_FRAME {
+        return None;
+    }
+    u32::try_from(len).ok().map(u32::to_le_bytes)
 }
 
 /// Reads one frame; `Ok(None)` at a clean end of stream. `buf` is reused
@@ -425,6 +513,45 @@ pub fn fuzz_decode(data: &[u8]) {
                 |m| m,
             );
             out.clear();
+        }
+    }
+}
+
+/// The `Init` frame a parent sends first, for a test that stands in for a
+/// parent: the registered process `type_name`, its postcard-encoded
+/// `state` and its `name`, with the default shutdown timeout.
+#[doc(hidden)]
+pub fn init_frame(type_name: &str, state: Vec<u8>, name: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let frame = Frame::Init {
+        type_name: type_name.into(),
+        state,
+        name: name.into(),
+        shutdown: crate::spawn::DEFAULT_SHUTDOWN,
+    };
+    // A test's frame is small.
+    let _ = encode_frame(&frame, &mut bytes);
+    bytes
+}
+
+/// Every whole frame in `bytes`, each as its `Debug` text, then the error
+/// that stopped the reading, if one did: what a test that stands in for a
+/// parent reads back.
+#[doc(hidden)]
+pub fn frames_text(bytes: &[u8]) -> Vec<String> {
+    let mut reader = FrameReader::new(bytes);
+    let mut texts = Vec::new();
+    loop {
+        match reader.next() {
+            Ok(Some(body)) => texts.push(match decode_frame(body) {
+                Ok(frame) => format!("{frame:?}"),
+                Err(error) => format!("{error}"),
+            }),
+            Ok(None) => return texts,
+            Err(error) => {
+                texts.push(error.to_string());
+                return texts;
+            }
         }
     }
 }

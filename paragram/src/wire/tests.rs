@@ -37,7 +37,8 @@ fn roundtrip(terms: Vec<Term>) -> Message {
             message: nodes,
         },
         &mut bytes,
-    );
+    )
+    .unwrap();
     let frame = read_frame(&mut &bytes[..], &mut Vec::new())
         .unwrap()
         .unwrap();
@@ -53,13 +54,13 @@ fn nested_terms_survive_the_wire() {
     let map: BTreeMap<Term, Term> = [(Term::Str("k".into()), Term::Int(-3))].into();
     let terms = vec![
         Term::Str("hello".into()),
-        Term::Tuple(vec![Term::Int(1), Term::List(vec![Term::Float(2.5)])]),
-        Term::Map(map),
+        Term::tuple([Term::Int(1), Term::list([Term::Float(2.5)])]),
+        Term::Map(map.into()),
         Term::Bytes(vec![0, 255]),
         Term::Char('c'),
         Term::Bool(true),
         Term::Int(i128::MIN),
-        Term::Tuple(vec![]),
+        Term::tuple([]),
     ];
     let expected = format!(
         "{:?}",
@@ -71,7 +72,7 @@ fn nested_terms_survive_the_wire() {
 #[test]
 #[allow(clippy::mutable_key_type)]
 fn direct_encoding_is_the_flattened_frame_and_decodes_back() {
-    let map: BTreeMap<Term, Term> = [(Term::Int(1), Term::List(vec![]))].into();
+    let map: BTreeMap<Term, Term> = [(Term::Int(1), Term::list([]))].into();
     let root = crate::Root::new();
     let pid = root.spawn(|_: &mut crate::Ctx| {}).unwrap();
     let wire = WirePid {
@@ -83,16 +84,12 @@ fn direct_encoding_is_the_flattened_frame_and_decodes_back() {
     };
     let terms = vec![
         Term::Str("hi".into()),
-        Term::Tuple(vec![Term::Bytes(vec![1, 2]), Term::Map(map)]),
+        Term::tuple([Term::Bytes(vec![1, 2]), Term::Map(map.into())]),
         Term::Exit(Exit::with_error("gone")),
         Term::Float(-0.5),
         Term::Char('é'),
         Term::Bool(false),
-        Term::List(vec![
-            Term::Int(-5),
-            Term::Int(i128::MIN),
-            Term::Int(i128::MAX),
-        ]),
+        Term::list([Term::Int(-5), Term::Int(i128::MIN), Term::Int(i128::MAX)]),
         Term::Pid(pid.clone()),
         Term::Int(1 << 70),
     ];
@@ -104,9 +101,10 @@ fn direct_encoding_is_the_flattened_frame_and_decodes_back() {
             message,
         },
         &mut expected,
-    );
+    )
+    .unwrap();
     let mut direct = vec![7];
-    encode_deliver(1 << 33, &terms, &mut |_| wire.clone(), &mut direct);
+    encode_deliver(1 << 33, &terms, &mut |_| wire.clone(), &mut direct).unwrap();
     assert_eq!(direct[1..], expected[..]);
     let (to, message) = decode_message(&direct[5..], &mut |p| {
         assert_eq!(p, wire);
@@ -117,7 +115,7 @@ fn direct_encoding_is_the_flattened_frame_and_decodes_back() {
     let expected = Message::new(terms.iter().map(|t| t.try_clone().unwrap()).collect());
     assert_eq!(format!("{message:?}"), format!("{expected:?}"));
     pid.terminate();
-    pid.wait();
+    pid.wait().unwrap();
 }
 
 #[test]
@@ -139,11 +137,12 @@ fn frame_reader_splits_frames_across_reads() {
             &[Term::Int(i.into())],
             &mut |_| unreachable!(),
             &mut bytes,
-        );
+        )
+        .unwrap();
     }
     // One frame larger than the reader's first buffer.
     let big = Term::Bytes(vec![7; 3 * CHUNK]);
-    encode_deliver(1000, &[big], &mut |_| unreachable!(), &mut bytes);
+    encode_deliver(1000, &[big], &mut |_| unreachable!(), &mut bytes).unwrap();
     let mut reader = FrameReader::new(Trickle(&bytes));
     for i in 0..=1000u64 {
         let body = reader.next().unwrap().unwrap();
@@ -159,7 +158,7 @@ fn frame_reader_refuses_huge_prefix_and_reports_truncation() {
     let err = FrameReader::new(&bytes[..]).next().unwrap_err();
     assert!(matches!(err, WireError::TooLarge(_)), "{err}");
     let mut bytes = Vec::new();
-    encode_frame(&Frame::Unreachable { seen: 3 }, &mut bytes);
+    encode_frame(&Frame::Unreachable { seen: 3 }, &mut bytes).unwrap();
     for cut in 1..bytes.len() {
         let err = FrameReader::new(&bytes[..cut]).next().unwrap_err();
         assert!(
@@ -179,7 +178,7 @@ fn huge_length_prefix_is_refused_before_reading() {
 #[test]
 fn eof_mid_frame_is_truncated() {
     let mut bytes = Vec::new();
-    encode_frame(&Frame::Unreachable { seen: 3 }, &mut bytes);
+    encode_frame(&Frame::Unreachable { seen: 3 }, &mut bytes).unwrap();
     for cut in 1..bytes.len() {
         let err = read_frame(&mut &bytes[..cut], &mut Vec::new()).unwrap_err();
         assert!(matches!(err, WireError::Truncated(_)), "{cut}: {err}");
@@ -239,7 +238,8 @@ fn hand_decoder_reads_what_serde_writes() {
             message: nodes,
         },
         &mut bytes,
-    );
+    )
+    .unwrap();
     let mut seen = Vec::new();
     let refused = decode_message(&bytes[4..], &mut |p| {
         seen.push(p);
@@ -266,7 +266,8 @@ fn hand_decoder_reads_what_serde_writes() {
             message: nodes,
         },
         &mut bytes,
-    );
+    )
+    .unwrap();
     let (to, message) = decode_message(&bytes[4..], &mut no_pids).unwrap();
     assert_eq!((to, format!("{message:?}")), (3, expected));
 }
@@ -290,7 +291,8 @@ fn hand_decoder_agrees_with_serde_on_corrupted_frames() {
             message: nodes,
         },
         &mut frame,
-    );
+    )
+    .unwrap();
     let body = &frame[4..];
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut agreed = 0;
@@ -350,7 +352,7 @@ fn linked_exit_crosses_whole_and_flat() {
         .unwrap();
     assert_eq!(cause.message, "boom");
     peer.terminate();
-    peer.wait();
+    peer.wait().unwrap();
 }
 
 /// Varints longer than their width takes are refused, as postcard refuses

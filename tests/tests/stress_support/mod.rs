@@ -30,8 +30,8 @@ pub fn size(ci: usize, full_size: usize) -> usize {
 #[track_caller]
 pub fn wait(pid: &Pid) -> Exit {
     match pid.wait_timeout(DEADLINE) {
-        Some(exit) => exit,
-        None => panic!("{pid:?} still alive after {DEADLINE:?}"),
+        Ok(exit) => exit,
+        Err(error) => panic!("{pid:?} still alive after {DEADLINE:?}: {error}"),
     }
 }
 
@@ -63,24 +63,6 @@ impl Drop for PanicOnDrop {
 }
 
 impl paragram::Opaque for PanicOnDrop {}
-
-/// Keeps the default panic hook's report for every panic but the
-/// deliberate ones: those whose message starts with `deliberate`, and
-/// non-string payloads. A failing assertion still prints.
-pub fn quiet_deliberate_panics() {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-        match message {
-            Some(message) if !message.starts_with("deliberate") => report(info),
-            _ => {}
-        }
-    }));
-}
 
 /// How many threads this OS process has now.
 pub fn threads() -> usize {

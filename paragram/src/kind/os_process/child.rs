@@ -4,6 +4,7 @@
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::os::fd::AsFd;
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
@@ -12,7 +13,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::CHILD_ENV;
-use super::conn::{Conn, Side};
+use super::conn::{ChildEnd, Conn, Side};
+use super::reap;
 use crate::ctx::Ctx;
 use crate::kind::thread::Slot;
 use crate::process::{FnProcess, Outcome, Process};
@@ -132,23 +134,48 @@ pub(crate) fn refuse_without_hook() {
     }
 }
 
+/// Exit codes of a child OS process that could not run its process.
+mod code {
+    /// The connection from the parent is missing or is not one.
+    pub const NO_PARENT: i32 = 2;
+    /// The parent's frames could not be read; the parent was told why.
+    pub const BAD_FRAMES: i32 = 2;
+}
+
 /// Runs the child: its exit code.
 fn run(registry: &Registry) -> i32 {
-    let socket = match std::io::stdin().as_fd().try_clone_to_owned() {
-        Ok(fd) => UnixStream::from(fd),
-        Err(error) => {
-            eprintln!("paragram: OS process without its connection: {error}");
-            return 2;
+    let socket = match parent_connection() {
+        Ok(socket) => socket,
+        Err(why) => {
+            eprintln!(
+                "paragram: {CHILD_ENV} is set, so this program ran as an OS-process child, \
+                 but {why}. A paragram program sets it for the children it starts; unset it \
+                 to run this program yourself (and remove it, with `Command::env_remove`, \
+                 from programs a child starts)."
+            );
+            return code::NO_PARENT;
         }
     };
     // Unbuffered: what follows the first frame belongs to the reader.
-    let (type_name, state, name) = match read_frame(&mut &socket, &mut Vec::new()) {
+    let (type_name, state, name, shutdown) = match read_frame(&mut &socket, &mut Vec::new()) {
         Ok(Some(Frame::Init {
             type_name,
             state,
             name,
-        })) => (type_name, state, name),
-        _ => return 2,
+            shutdown,
+        })) => (type_name, state, name, shutdown),
+        other => {
+            let what = match other {
+                Ok(None) => "it ended".to_owned(),
+                Ok(Some(_)) => "another frame came".to_owned(),
+                Err(error) => error.to_string(),
+            };
+            eprintln!(
+                "paragram: OS-process child {}: expected the parent's first frame, but {what}",
+                std::process::id()
+            );
+            return code::NO_PARENT;
+        }
     };
     let process = registry
         .types
@@ -194,15 +221,69 @@ fn run(registry: &Registry) -> i32 {
         .name("os-reader".into())
         .spawn(move || {
             let _slot = slot;
-            reader.run_child();
+            reader.run_child(shutdown);
         })
     {
         return fail_conn(error);
     }
-    // The main process has ended (its `Exited` frame is written) or the
-    // parent has gone.
-    let _ = ended.recv();
-    0
+    match ended.recv() {
+        // The main process has ended and its `Exited` frame is written;
+        // the OS processes it spawned were told to end, and are waited
+        // for, so that none is left an orphan.
+        Ok(ChildEnd::Ended) => {
+            reap::wait_for_all();
+            0
+        }
+        // The OS processes this one spawned read their parent's end, as
+        // this one did, and end by themselves.
+        Ok(ChildEnd::ParentGone) | Err(_) => 0,
+        Ok(ChildEnd::Failed) => code::BAD_FRAMES,
+    }
+}
+
+/// The connection to the parent, on stdin, checked to be one: the
+/// variable names the OS process that started this one (its parent, or, if
+/// that has already exited, a process that no longer runs), and stdin is
+/// a socket.
+fn parent_connection() -> Result<UnixStream, String> {
+    let parent = std::os::unix::process::parent_id();
+    let named = std::env::var(CHILD_ENV).unwrap_or_default();
+    let Ok(starter) = named.trim().parse::<u32>() else {
+        return Err(format!(
+            "it holds {named:?}, where a paragram parent puts its OS pid"
+        ));
+    };
+    if starter != parent && runs(starter) {
+        return Err(format!(
+            "it holds {starter}, not the OS pid of this program's parent ({parent}): \
+             it was set by hand or inherited"
+        ));
+    }
+    let fd = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|error| format!("its stdin cannot be used: {error}"))?;
+    let file = std::fs::File::from(fd);
+    let is_socket = file
+        .metadata()
+        .map(|meta| meta.file_type().is_socket())
+        .unwrap_or(false);
+    if !is_socket {
+        return Err("its stdin is not the socket a parent connects a child with".into());
+    }
+    Ok(UnixStream::from(std::os::fd::OwnedFd::from(file)))
+}
+
+/// Whether the OS process `pid` runs (exists, and has not exited).
+fn runs(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command's closing parenthesis.
+    let state = stat
+        .rfind(')')
+        .and_then(|at| stat[at + 1..].split_whitespace().next());
+    !matches!(state, Some("Z" | "X"))
 }
 
 fn fail(socket: &UnixStream, message: String) -> i32 {
@@ -211,8 +292,9 @@ fn fail(socket: &UnixStream, message: String) -> i32 {
         id: 0,
         exit: WireExit::Error(message),
     };
-    encode_frame(&frame, &mut bytes);
-    let _ = std::io::Write::write_all(&mut &*socket, &bytes);
+    if encode_frame(&frame, &mut bytes).is_ok() {
+        let _ = std::io::Write::write_all(&mut &*socket, &bytes);
+    }
     1
 }
 

@@ -6,19 +6,20 @@
 use std::collections::HashMap;
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
-use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
+use super::Remote;
 use super::out::{Duty, Out, become_reader, become_watcher, with_scratch};
-use super::{OsProcessError, Remote};
-use crate::exit::Exit;
-use crate::kind::thread::Slot;
+use super::reap::Started;
+use crate::exit::{Exit, OsProcessError};
+use crate::kind::thread::{Slot, thread_name};
 use crate::link;
 use crate::mailbox::{Inbox, mailbox};
-use crate::pid::{Core, Pid, ProcessId, lock};
+use crate::pid::{Core, Pid, ProcessId, SendFailure, lock};
 use crate::runner::Envelope;
 use crate::spawn::{SpawnError, next_id};
 use crate::term::Term;
@@ -62,11 +63,27 @@ pub(crate) struct Conn {
     watcher: OnceLock<Arc<Core>>,
     /// The watcher's thread, joined by the parent's reader at the end.
     watcher_thread: Mutex<Option<JoinHandle<()>>>,
-    /// Child side: told when the main process has ended or the parent gone.
-    done: Mutex<Option<Sender<()>>>,
+    /// Child side: told when the main process has ended, the parent has
+    /// gone, or the parent's frames could not be read.
+    done: Mutex<Option<Sender<ChildEnd>>>,
+    /// Child side: why the parent's frames could not be read, for the
+    /// watcher to tell the parent.
+    failed: Mutex<Option<Exit>>,
     closed: AtomicBool,
-    /// Set when the connection is cut on purpose (its owner root ended).
-    killed: AtomicBool,
+    /// Parent side: why the connection was cut on purpose (the child did
+    /// not end within its shutdown timeout), if it was.
+    cut: Mutex<Option<OsProcessError>>,
+}
+
+/// How a child OS process comes to exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChildEnd {
+    /// Its process has ended, and the parent has been told.
+    Ended,
+    /// The parent has gone; its process was told to end.
+    ParentGone,
+    /// The parent's frames could not be read; the parent has been told.
+    Failed,
 }
 
 impl Conn {
@@ -92,8 +109,9 @@ impl Conn {
             watcher: OnceLock::new(),
             watcher_thread: Mutex::new(None),
             done: Mutex::new(None),
+            failed: Mutex::new(None),
             closed: AtomicBool::new(false),
-            killed: AtomicBool::new(false),
+            cut: Mutex::new(None),
         });
         let (mailbox, inbox) = mailbox();
         let watcher = Arc::new(Core::new(
@@ -140,25 +158,37 @@ impl Conn {
         }
     }
 
+    /// Queues a control frame. Those carry at most a name and an exit's
+    /// bounded texts, far below the frame limit, so they always encode.
     fn send_frame(&self, frame: &Frame) {
-        self.push(|bytes| encode_frame(frame, bytes));
+        self.push(|bytes| {
+            let encoded = encode_frame(frame, bytes);
+            debug_assert!(encoded.is_ok(), "a control frame did not encode");
+        });
     }
 
-    /// Sends the message `terms` to the peer's process `id`. One that
-    /// names no process is encoded before the send queue's lock is taken,
-    /// so concurrent senders hold it only to append.
-    pub(crate) fn deliver(&self, id: u64, terms: &[Term]) {
-        let encode = |bytes: &mut Vec<u8>| {
-            encode_deliver(id, terms, &mut |pid| self.wire_pid(pid), bytes);
+    /// Sends the message `terms` to the peer's process `id`, or says why it
+    /// cannot cross, queuing nothing. One that names no process is encoded
+    /// before the send queue's lock is taken, so concurrent senders hold it
+    /// only to append; one that does is encoded under it, and the
+    /// processes it names are exported only once it is sure to go.
+    pub(crate) fn deliver(&self, id: u64, terms: &[Term]) -> Result<(), SendFailure> {
+        let duty = if terms.iter().any(names_a_process) {
+            self.out.try_queue(|bytes| {
+                let pids = encode_deliver(id, terms, &mut |pid| self.name_pid(pid), bytes)?;
+                for pid in pids {
+                    self.export(pid);
+                }
+                Ok(())
+            })?
+        } else {
+            with_scratch(|bytes| {
+                encode_deliver(id, terms, &mut |pid| self.name_pid(pid), bytes)?;
+                Ok::<_, SendFailure>(self.out.queue(|queue| queue.extend_from_slice(bytes)))
+            })?
         };
-        if terms.iter().any(names_a_process) {
-            return self.push(encode);
-        }
-        let duty = with_scratch(|bytes| {
-            encode(bytes);
-            self.out.queue(|queue| queue.extend_from_slice(bytes))
-        });
         self.follow(duty);
+        Ok(())
     }
 
     /// Tells the peer's process `id` to end with `exit`.
@@ -228,7 +258,7 @@ impl Conn {
         let _ = self.socket.shutdown(Shutdown::Both);
     }
 
-    pub(crate) fn set_done(&self, done: Sender<()>) {
+    pub(crate) fn set_done(&self, done: Sender<ChildEnd>) {
         *lock(&self.done) = Some(done);
     }
 
@@ -253,10 +283,22 @@ impl Conn {
     /// `pid` as the peer will know it; a local process is exported (kept,
     /// and its end told to the peer).
     pub(crate) fn wire_pid(&self, pid: &Pid) -> WirePid {
+        self.export(pid);
+        self.name_pid(pid)
+    }
+
+    /// Whether `core` is a proxy of this connection's: a process of the
+    /// peer's.
+    fn is_peers(&self, core: &Core) -> bool {
+        core.remote
+            .get()
+            .is_some_and(|remote| std::ptr::eq(Arc::as_ptr(&remote.conn), self))
+    }
+
+    /// `pid` as the peer will know it, with no effect here.
+    fn name_pid(&self, pid: &Pid) -> WirePid {
         let core = pid.core();
-        if let Some(remote) = core.remote.get()
-            && std::ptr::eq(Arc::as_ptr(&remote.conn), self)
-        {
+        if let Some(remote) = core.remote.get().filter(|_| self.is_peers(core)) {
             return WirePid {
                 node: self.peer,
                 id: remote.id,
@@ -264,6 +306,23 @@ impl Conn {
                 kind: core.kind.to_owned(),
                 exit: None,
             };
+        }
+        WirePid {
+            node: self.node,
+            id: self.wire_id(core),
+            name: core.name.clone(),
+            kind: core.kind.to_owned(),
+            exit: core.exit().as_ref().map(|exit| self.wire_exit(exit)),
+        }
+    }
+
+    /// Keeps the local process `pid`, which the peer is being shown, for as
+    /// long as the connection lives, and tells the peer of its end. A
+    /// process of the peer's needs neither.
+    fn export(&self, pid: &Pid) {
+        let core = pid.core();
+        if self.is_peers(core) {
+            return;
         }
         let id = self.wire_id(core);
         let new = {
@@ -281,13 +340,6 @@ impl Conn {
         };
         if new && let Some(watcher) = self.watcher.get() {
             link::watch(core, watcher);
-        }
-        WirePid {
-            node: self.node,
-            id,
-            name: core.name.clone(),
-            kind: core.kind.to_owned(),
-            exit: core.exit().as_ref().map(|exit| self.wire_exit(exit)),
         }
     }
 
@@ -323,7 +375,7 @@ impl Conn {
         name: String,
         kind: &'static str,
         exit: Option<Exit>,
-        owner: Option<u64>,
+        owner: Option<(u64, Duration)>,
         slot: Option<Slot>,
     ) -> Result<Pid, SpawnError> {
         let mut imports = lock(&self.imports);
@@ -346,7 +398,7 @@ impl Conn {
         let pid = Pid::from_core(core.clone());
         let driver = core.clone();
         std::thread::Builder::new()
-            .name(format!("{}-proxy", core.name))
+            .name(thread_name(&core.name, "-proxy"))
             .spawn(move || drive(driver, inbox, slot))?;
         imports.insert(id, Arc::downgrade(&core));
         // Forget the proxies that have gone, each time the map doubles.
@@ -403,7 +455,7 @@ impl Conn {
                     Incoming::Deliver { to, message } => {
                         if run.target.as_ref().is_none_or(|(id, _)| *id != to) {
                             run.hand_over();
-                            run.target = Some((to, self.export(to)?));
+                            run.target = Some((to, self.exported(to)?));
                         }
                         if run.messages.capacity() == 0 {
                             // A lone message does not pay for a full run.
@@ -430,7 +482,8 @@ impl Conn {
         read
     }
 
-    fn export(&self, id: u64) -> Result<Pid, WireError> {
+    /// The local process the peer knows by `id`.
+    fn exported(&self, id: u64) -> Result<Pid, WireError> {
         lock(&self.exports)
             .get(&id)
             .cloned()
@@ -442,7 +495,7 @@ impl Conn {
             Frame::Terminate { to, exit } => {
                 // On to another child, if `to` stands for a process there:
                 // in order with the messages passed on before it.
-                let target = self.export(to)?;
+                let target = self.exported(to)?;
                 target.stop(self.local_exit(exit));
             }
             Frame::Exited { id, exit } => {
@@ -450,7 +503,7 @@ impl Conn {
                 self.end_proxy(id, exit);
             }
             Frame::Link { local, remote } => {
-                let local = self.export(local)?;
+                let local = self.exported(local)?;
                 let remote = self.local_pid(remote)?;
                 link::link_local(local.core(), remote.core());
                 // `local` may stand for a process of another child OS
@@ -458,13 +511,13 @@ impl Conn {
                 mirror_to(local.core(), remote.core(), true);
             }
             Frame::Unlink { local, remote } => {
-                let local = self.export(local)?;
+                let local = self.exported(local)?;
                 let remote = self.local_pid(remote)?;
                 link::unlink_local(local.core(), remote.core());
                 mirror_to(local.core(), remote.core(), false);
             }
             Frame::Watch { local, remote } => {
-                let local = self.export(local)?;
+                let local = self.exported(local)?;
                 let remote = self.local_pid(remote)?;
                 link::watch(remote.core(), local.core());
                 mirror_watch(remote.core(), local.core());
@@ -486,23 +539,38 @@ impl Conn {
     }
 
     /// Parent side: reads the child's frames, then reaps it and ends every
-    /// proxy of its processes with how it ended.
-    pub(crate) fn run_parent(self: Arc<Self>, mut child: Child) {
+    /// proxy of its processes with how it ended. The child's own account
+    /// (its wait status) wins over a failed read, which its death causes:
+    /// only bytes that are not a frame are a protocol error.
+    pub(crate) fn run_parent(self: Arc<Self>, mut child: Started) {
         let read = self.read_frames();
-        let killed = self.killed.load(Ordering::SeqCst);
-        if read.is_err() || killed {
+        let cut = lock(&self.cut).take();
+        let bad_bytes = matches!(
+            read,
+            Err(WireError::Malformed(_) | WireError::TooLarge(_) | WireError::Proxy(_))
+        );
+        if bad_bytes || cut.is_some() {
             let _ = child.kill();
         }
         self.shutdown();
-        let error = match (read, child.wait()) {
-            _ if killed => OsProcessError::RootEnded,
-            (Err(error), _) => OsProcessError::Protocol(error.to_string()),
-            (Ok(()), Ok(status)) => OsProcessError::from_status(status),
-            (Ok(()), Err(error)) => OsProcessError::Protocol(error.to_string()),
+        let status = match read {
+            // The stream broke: the child is dying, or has died.
+            Err(WireError::Io(_) | WireError::Truncated(_)) => reap_soon(&mut child),
+            _ => child.wait(),
+        };
+        let error = match (cut, read, status) {
+            (Some(why), _, _) => why,
+            (None, Err(error), _) if bad_bytes => OsProcessError::Protocol(error.to_string()),
+            (None, _, Ok(status)) => OsProcessError::from_status(status),
+            (None, Ok(()), Err(error)) => {
+                OsProcessError::Protocol(format!("waiting for the child failed: {error}"))
+            }
+            (None, Err(error), Err(_)) => OsProcessError::Protocol(error.to_string()),
         };
         self.end_all(&Exit::with_error(error));
         // Its place among the threads is free once `wait` returns.
         self.join_watcher();
+        drop(child);
     }
 
     /// Waits for the watcher thread to end (after [`Conn::end_all`]).
@@ -513,14 +581,40 @@ impl Conn {
         }
     }
 
-    /// Child side: reads the parent's frames; at EOF (the parent has gone)
-    /// or a bad frame, tells the hook to exit.
-    pub(crate) fn run_child(self: Arc<Self>) {
-        if let Err(error) = self.read_frames() {
-            eprintln!("paragram: OS process {}: {error}", self.node);
+    /// Child side: reads the parent's frames. At their end (the parent has
+    /// gone), tells the process to end after what it has received, and the
+    /// hook to exit once it has, or once `shutdown` has passed. At a frame
+    /// it cannot read, tells the parent why its process ends, in place of
+    /// the process's own end, and the hook to exit.
+    pub(crate) fn run_child(self: Arc<Self>, shutdown: Duration) {
+        match self.read_frames() {
+            Ok(()) => {
+                let main = self.main.get().map(|core| Pid::from_core(core.clone()));
+                if let Some(main) = &main {
+                    main.stop(Exit::with_error(OsProcessError::ParentEnded));
+                    // The watcher tells the hook as soon as it ends.
+                    let _ = main.wait_timeout(shutdown);
+                }
+                self.tell_done(ChildEnd::ParentGone);
+            }
+            Err(error) => {
+                let exit = Exit::with_error(OsProcessError::Protocol(format!(
+                    "the child OS process {} could not read its parent's frames: {error}",
+                    self.node
+                )));
+                eprintln!("paragram: {exit}");
+                *lock(&self.failed) = Some(exit);
+                if let Some(watcher) = self.watcher.get() {
+                    let _ = watcher.mailbox.push(Envelope::Run(Box::new(|_| {})));
+                }
+            }
         }
+    }
+
+    /// Tells the hook the child is to exit, unless told already.
+    fn tell_done(&self, end: ChildEnd) {
         if let Some(done) = lock(&self.done).take() {
-            let _ = done.send(());
+            let _ = done.send(end);
         }
     }
 
@@ -538,17 +632,24 @@ impl Conn {
                         id,
                         exit: self.wire_exit(&exit),
                     });
-                    if id == 0
-                        && let Some(done) = lock(&self.done).take()
-                    {
+                    if id == 0 {
                         // The child exits once told: everything goes out
                         // first.
                         self.out.flush_as_watcher();
-                        let _ = done.send(());
+                        self.tell_done(ChildEnd::Ended);
                     }
                 }
                 _ if self.closed.load(Ordering::SeqCst) => break,
                 _ => {}
+            }
+            let failed = lock(&self.failed).take();
+            if let Some(exit) = failed {
+                self.send_frame(&Frame::Exited {
+                    id: 0,
+                    exit: self.wire_exit(&exit),
+                });
+                self.out.flush_as_watcher();
+                self.tell_done(ChildEnd::Failed);
             }
             self.out.write_as_watcher();
         }
@@ -558,17 +659,25 @@ impl Conn {
     }
 }
 
+/// Reaps a child whose connection broke: it is on its way out, and its
+/// wait status says how it ended. One still running a second later is
+/// killed, so that a broken connection never leaves a child behind.
+fn reap_soon(child: &mut Started) -> std::io::Result<std::process::ExitStatus> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    child.wait()
+}
+
 /// Whether `term` holds a process handle, at any depth.
 fn names_a_process(term: &Term) -> bool {
-    // Recursion here follows terms built in this program, never input.
-    match term {
-        Term::Pid(_) => true,
-        Term::Tuple(items) | Term::List(items) => items.iter().any(names_a_process),
-        Term::Map(map) => map
-            .iter()
-            .any(|(k, v)| names_a_process(k) || names_a_process(v)),
-        _ => false,
-    }
+    term.pre_order()
+        .any(|(_, term)| matches!(term, Term::Pid(_)))
 }
 
 /// A run of messages the reader has decoded for one process.
@@ -640,7 +749,8 @@ fn mirror_to(proxy: &Arc<Core>, other: &Arc<Core>, add: bool) {
                 remote: wire,
             }
         };
-        encode_frame(&frame, bytes);
+        let encoded = encode_frame(&frame, bytes);
+        debug_assert!(encoded.is_ok(), "a control frame did not encode");
     });
 }
 
@@ -658,31 +768,53 @@ pub(crate) fn mirror_watch(core: &Arc<Core>, watcher: &Arc<Core>) {
             local: remote.id,
             remote: remote.conn.wire_pid(&core),
         };
-        encode_frame(&frame, bytes);
+        let encoded = encode_frame(&frame, bytes);
+        debug_assert!(encoded.is_ok(), "a control frame did not encode");
     });
 }
 
 /// A proxy's driver: stands for the process until it ends, then runs the
 /// exit steps. Messages and terminations sent to the proxy do not pass
 /// through here: the sender queues them on the connection itself.
+///
+/// When the owner root ends, the process is told to end, after what was
+/// sent to it; if it has not ended within its shutdown timeout, the
+/// connection is cut, and the reader kills and reaps the child.
 fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
     let Some(remote) = core.remote.get() else {
         return;
     };
     let conn = &remote.conn;
+    let mut deadline = None;
     let exit = loop {
         if let Some(exit) = lock(&remote.ended).take() {
             break exit;
         }
-        match inbox.recv(&core.mailbox) {
-            Envelope::Message(message) => conn.deliver(remote.id, message.terms()),
+        let Some(envelope) = inbox.recv_until(&core.mailbox, deadline) else {
+            if let Some((_, timeout)) = remote.owner {
+                *lock(&conn.cut) = Some(OsProcessError::ShutdownTimeout { timeout });
+            }
+            conn.shutdown();
+            deadline = None;
+            continue;
+        };
+        match envelope {
+            Envelope::Message(message) => {
+                // Only a send that found no connection queues here; one
+                // that cannot cross is dropped, as it would be there.
+                let _ = conn.deliver(remote.id, message.terms());
+            }
             Envelope::Terminate(exit) => conn.terminate(remote.id, &exit),
-            // The owner root ended: the child goes with it. Other linked
-            // ends reach the peer through the mirrored link.
+            // The owner root ended: the child is told to end, and given
+            // its time. Other linked ends reach the peer through the
+            // mirrored link.
             Envelope::Exit { from, .. } => {
-                if remote.owner == Some(from.id()) {
-                    conn.killed.store(true, Ordering::SeqCst);
-                    conn.shutdown();
+                if let Some((owner, timeout)) = remote.owner
+                    && owner == from.id()
+                    && deadline.is_none()
+                {
+                    conn.terminate(remote.id, &Exit::with_error(OsProcessError::RootEnded));
+                    deadline = Some(Instant::now() + timeout);
                 }
             }
             Envelope::Unreachable => {

@@ -11,32 +11,44 @@
 //! connection's end); links are kept on both sides, each side telling the
 //! other of its processes' ends, so every linked process hears of an end
 //! exactly once.
+//!
+//! Ending goes gracefully where it can. When the root a child was spawned
+//! under ends (or, in a child, the process that spawned it), the child's
+//! process is told to end with a terminate queued behind the messages
+//! already sent to it, and killed only if it has not ended within its
+//! shutdown timeout. When a child reads the end of its connection (its
+//! parent has gone), its process is told the same, and the child exits
+//! once it has ended, or once the timeout has passed. A child OS process
+//! exits only once every OS process it spawned has been reaped.
 
 mod child;
 mod conn;
 mod out;
+mod reap;
 
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-
-use thiserror::Error;
+use std::time::Duration;
 
 use crate::exit::Exit;
-use crate::kind::thread::Slot;
+pub use crate::exit::OsProcessError;
+use crate::kind::thread::{Slot, thread_name};
 use crate::message::Message;
-use crate::pid::{Core, Pid, lock};
+use crate::pid::{Core, Pid, SendError, lock};
 use crate::spawn::{OsInit, SpawnError};
-use crate::wire::{Frame, encode_frame};
+use crate::wire::{Frame, MAX_FRAME, encode_frame};
 
 pub(crate) use child::refuse_without_hook;
 pub use child::{Registry, hook};
 use conn::{Conn, Side};
 pub(crate) use conn::{mirror_link, mirror_watch};
+use reap::Started;
 
-/// The environment variable that marks a child OS process.
+/// The environment variable that marks a child OS process: set to the
+/// parent's OS pid, so that a program started with it set by hand, or
+/// started by a child and inheriting it, can tell.
 const CHILD_ENV: &str = "PARAGRAM_OS_PROCESS";
 
 /// What makes a core a proxy: the connection to the OS process where its
@@ -46,9 +58,10 @@ pub(crate) struct Remote {
     id: u64,
     /// The end of the process, set by the connection's reader.
     ended: Mutex<Option<Exit>>,
-    /// The root whose end ends the child OS process (the parent's proxy
-    /// of the child's own process only).
-    owner: Option<u64>,
+    /// The root whose end ends the child OS process, and how long the
+    /// child then has before it is killed (the parent's proxy of the
+    /// child's own process only).
+    owner: Option<(u64, Duration)>,
 }
 
 impl Remote {
@@ -58,13 +71,17 @@ impl Remote {
     }
 
     /// Sends `message` to the process, straight onto the connection; hands
-    /// it back if the proxy has ended.
-    pub(crate) fn send(&self, proxy: &Core, message: Message) -> Result<(), Message> {
+    /// it back if the proxy has ended or the message cannot cross.
+    // The error hands the message back by value, as `Pid::send`'s does.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn send(&self, proxy: &Core, message: Message) -> Result<(), SendError<Message>> {
         if proxy.mailbox.is_closed() {
-            return Err(message);
+            return Err(SendError::ended(message));
         }
-        self.conn.deliver(self.id, message.terms());
-        Ok(())
+        match self.conn.deliver(self.id, message.terms()) {
+            Ok(()) => Ok(()),
+            Err(reason) => Err(SendError::new(message, reason)),
+        }
     }
 
     /// Tells the process to end with `exit`, in order with the messages
@@ -76,78 +93,40 @@ impl Remote {
     }
 }
 
-/// How a process of the OS-process kind ended when it did not say itself.
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OsProcessError {
-    /// The child OS process exited with this code before its process ended.
-    #[error("OS process exited with code {code}")]
-    Exited {
-        /// The exit code.
-        code: i32,
-    },
-    /// The child OS process was killed by this signal.
-    #[error("OS process killed by signal {signal} ({name})")]
-    Signaled {
-        /// The signal number.
-        signal: i32,
-        /// Its name: `SIGKILL`, `SIGSEGV`, `SIGABRT`...
-        name: &'static str,
-    },
-    /// The child sent bytes that are not a frame; it was killed.
-    #[error("OS process protocol error: {0}")]
-    Protocol(String),
-    /// The root the process was spawned under ended; the child was killed.
-    #[error("the root process ended; the OS process was killed")]
-    RootEnded,
-}
-
-impl OsProcessError {
-    fn from_status(status: ExitStatus) -> OsProcessError {
-        match (status.code(), status.signal()) {
-            (Some(code), _) => OsProcessError::Exited { code },
-            (None, Some(signal)) => OsProcessError::Signaled {
-                signal,
-                name: signal_name(signal),
-            },
-            (None, None) => OsProcessError::Exited { code: -1 },
-        }
-    }
-}
-
-fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        4 => "SIGILL",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        15 => "SIGTERM",
-        _ => "unknown signal",
-    }
-}
-
 /// Starts `init` in a child OS process and returns the proxy's `Pid`. The
-/// child is killed when `owner` (a root) ends.
+/// child is told to end when `owner` (a root) ends, and killed if it has
+/// not ended `shutdown` later.
 pub(crate) fn spawn(
     init: OsInit,
     name: String,
     owner: Option<Arc<Core>>,
+    shutdown: Duration,
 ) -> Result<Pid, SpawnError> {
     let state = init.state.map_err(SpawnError::Serialize)?;
+    let type_name = init.type_name;
+    let mut frame = Vec::new();
+    let init = Frame::Init {
+        type_name: type_name.to_owned(),
+        state,
+        name: name.clone(),
+        shutdown,
+    };
+    if let Err(error) = encode_frame(&init, &mut frame) {
+        return Err(SpawnError::Serialize(format!(
+            "`{type_name}`: its state does not fit a frame ({error}; a frame carries at most \
+             {MAX_FRAME} bytes)"
+        )));
+    }
+    drop(init);
     // The reader's, the watcher's and the proxy's places among the threads:
     // refused before the child starts.
     let [slot, watcher_slot, proxy_slot] = [Slot::take()?, Slot::take()?, Slot::take()?];
     let (ours, theirs) = UnixStream::pair()?;
     let child = Command::new(std::env::current_exe()?)
-        .env(CHILD_ENV, "1")
+        .env(CHILD_ENV, std::process::id().to_string())
         .stdin(Stdio::from(OwnedFd::from(theirs)))
         .spawn()?;
+    let child = Started::new(child);
     let conn = match Conn::new(
         Side::Parent,
         std::process::id(),
@@ -158,15 +137,8 @@ pub(crate) fn spawn(
         Ok(conn) => conn,
         Err(error) => return Err(abandon(child, None, error)),
     };
-    let mut frame = Vec::new();
-    let init = Frame::Init {
-        type_name: init.type_name.to_owned(),
-        state,
-        name: name.clone(),
-    };
-    encode_frame(&init, &mut frame);
     conn.queue(&frame);
-    let owner_id = owner.as_ref().map(|o| o.id);
+    let owner_id = owner.as_ref().map(|o| (o.id, shutdown));
     let pid = match conn.proxy(0, name, "OsProcess", None, owner_id, Some(proxy_slot)) {
         Ok(pid) => pid,
         Err(error) => return Err(abandon(child, Some(&conn), error)),
@@ -178,7 +150,7 @@ pub(crate) fn spawn(
     let child = Arc::new(Mutex::new(Some(child)));
     let (reader, for_reader) = (conn.clone(), child.clone());
     let handle = std::thread::Builder::new()
-        .name(format!("{}-reader", pid.name()))
+        .name(thread_name(pid.name(), "-reader"))
         .spawn(move || {
             let _slot = slot;
             if let Some(child) = lock(&for_reader).take() {
@@ -203,7 +175,7 @@ pub(crate) fn spawn(
 /// Undoes a spawn that failed after the child started: kills and reaps
 /// the child, and ends the connection (its proxies and its watcher thread)
 /// if there is one. Returns `error`.
-fn abandon(mut child: Child, conn: Option<&Arc<Conn>>, error: SpawnError) -> SpawnError {
+fn abandon(mut child: Started, conn: Option<&Arc<Conn>>, error: SpawnError) -> SpawnError {
     let _ = child.kill();
     let _ = child.wait();
     if let Some(conn) = conn {

@@ -147,20 +147,42 @@ impl Out {
     /// takes its place, so the frame that tells of the process's end,
     /// queued once it has ended, comes after it.
     pub(super) fn queue(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Duty {
-        let mut state = lock(&self.state);
-        if state.broken {
-            return Duty::None;
+        let queued = self.try_queue(|bytes| {
+            encode(bytes);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        match queued {
+            Ok(duty) => duty,
+            Err(never) => match never {},
         }
-        encode(&mut state.bytes);
+    }
+
+    /// Queues what `encode` appends, as [`Out::queue`] does; if `encode`
+    /// fails, nothing is queued and its error is returned. On a broken
+    /// connection, what it appends is dropped.
+    pub(super) fn try_queue<E>(
+        &self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<Duty, E> {
+        let mut state = lock(&self.state);
+        let start = state.bytes.len();
+        if let Err(error) = encode(&mut state.bytes) {
+            state.bytes.truncate(start);
+            return Err(error);
+        }
+        if state.broken {
+            state.bytes.truncate(start);
+            return Ok(Duty::None);
+        }
         let role = ROLE.with(Cell::get);
         if state.writer == Writer::Nobody {
-            return if role == Role::Reader {
+            return Ok(if role == Role::Reader {
                 state.writer = Writer::Watcher;
                 Duty::Wake
             } else {
                 state.writer = Writer::Sender;
                 Duty::Write
-            };
+            });
         }
         if role == Role::Sender {
             // Someone writes, and will take the queue.
@@ -169,7 +191,7 @@ impl Out {
                 state = self.wait(state);
             }
         }
-        Duty::None
+        Ok(Duty::None)
     }
 
     /// Writes what is queued, once, as the sender that was told to; true

@@ -1,344 +1,11 @@
-//! Terms: the values a message is made of, and their conversions to and from Rust types.
+//! Conversions between terms and Rust values.
 
-use std::any::{Any, TypeId};
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 
+use super::{Bytes, Opaque, OpaqueValue, Term, Terms, for_each_tuple};
 use crate::exit::Exit;
 use crate::pid::Pid;
-
-/// Calls macro `$m` with every tuple arity paragram converts, 1 to 12, as
-/// `(index Type, ...)` lists.
-macro_rules! for_each_tuple {
-    ($m:ident) => {
-        $m! {
-            (0 A)
-            (0 A, 1 B)
-            (0 A, 1 B, 2 C)
-            (0 A, 1 B, 2 C, 3 D)
-            (0 A, 1 B, 2 C, 3 D, 4 E)
-            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F)
-            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G)
-            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H)
-            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I)
-            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J)
-            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K)
-            (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L)
-        }
-    };
-}
-pub(crate) use for_each_tuple;
-
-/// One element of a message: a value that can be matched by a pattern.
-///
-/// Equality is strict: the integer `1` never equals the float `1.0`, the
-/// boolean `true` or the character `'1'`. Floats compare by their bits
-/// (`total_cmp`), so every term is `Eq`, `Ord` and `Hash` and can be a map
-/// key. Opaque values compare by identity.
-///
-/// Every variant but [`Term::Opaque`] can be serialized; see
-/// [`Term::is_serializable`].
-pub enum Term {
-    /// `true` or `false`.
-    Bool(bool),
-    /// Any integer from `i128::MIN` to `i128::MAX`; Rust's integer types
-    /// convert in, and convert back only where the value fits.
-    Int(i128),
-    /// A 64-bit float.
-    Float(f64),
-    /// A Unicode scalar value.
-    Char(char),
-    /// A UTF-8 string.
-    Str(String),
-    /// A byte string, built with [`Bytes`].
-    Bytes(Vec<u8>),
-    /// A fixed-size tuple, from a Rust tuple.
-    Tuple(Vec<Term>),
-    /// A list, from a `Vec`, an array or a slice.
-    List(Vec<Term>),
-    /// A map from terms to terms, from a `BTreeMap` or a `HashMap`.
-    Map(BTreeMap<Term, Term>),
-    /// A process handle.
-    Pid(Pid),
-    /// An exit value.
-    Exit(Exit),
-    /// Any other Rust value, matched only by its exact type.
-    Opaque(OpaqueValue),
-}
-
-impl Term {
-    /// The name of this term's kind, as used in error messages.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Term::Bool(_) => "bool",
-            Term::Int(_) => "integer",
-            Term::Float(_) => "float",
-            Term::Char(_) => "char",
-            Term::Str(_) => "string",
-            Term::Bytes(_) => "bytes",
-            Term::Tuple(_) => "tuple",
-            Term::List(_) => "list",
-            Term::Map(_) => "map",
-            Term::Pid(_) => "pid",
-            Term::Exit(_) => "exit",
-            Term::Opaque(_) => "opaque",
-        }
-    }
-
-    /// Whether this term, and every term inside it, can cross a process
-    /// boundary serialized: everything but opaque values.
-    pub fn is_serializable(&self) -> bool {
-        match self {
-            Term::Opaque(_) => false,
-            Term::Tuple(items) | Term::List(items) => items.iter().all(Term::is_serializable),
-            Term::Map(map) => map
-                .iter()
-                .all(|(k, v)| k.is_serializable() && v.is_serializable()),
-            _ => true,
-        }
-    }
-
-    /// A deep copy of this term, or `None` if it holds an opaque value
-    /// anywhere inside (opaque values cannot be copied).
-    ///
-    /// Copied handles and exit values keep their identity: the copy of a
-    /// `Pid` or an `Exit` equals the original.
-    pub fn try_clone(&self) -> Option<Term> {
-        Some(match self {
-            Term::Bool(v) => Term::Bool(*v),
-            Term::Int(v) => Term::Int(*v),
-            Term::Float(v) => Term::Float(*v),
-            Term::Char(v) => Term::Char(*v),
-            Term::Str(v) => Term::Str(v.clone()),
-            Term::Bytes(v) => Term::Bytes(v.clone()),
-            Term::Tuple(items) => {
-                Term::Tuple(items.iter().map(Term::try_clone).collect::<Option<_>>()?)
-            }
-            Term::List(items) => {
-                Term::List(items.iter().map(Term::try_clone).collect::<Option<_>>()?)
-            }
-            Term::Map(map) => Term::Map(
-                map.iter()
-                    .map(|(k, v)| Some((k.try_clone()?, v.try_clone()?)))
-                    .collect::<Option<_>>()?,
-            ),
-            Term::Pid(v) => Term::Pid(v.clone()),
-            Term::Exit(v) => Term::Exit(v.clone()),
-            Term::Opaque(_) => return None,
-        })
-    }
-
-    /// Converts this term into `T`, or hands it back if it does not fit.
-    pub fn into_value<T: FromTerm>(self) -> Result<T, Term> {
-        T::from_term(self)
-    }
-
-    /// Whether this term converts into `T`.
-    pub fn is<T: FromTerm>(&self) -> bool {
-        T::matches(self)
-    }
-
-    fn rank(&self) -> u8 {
-        match self {
-            Term::Int(_) => 0,
-            Term::Float(_) => 1,
-            Term::Bool(_) => 2,
-            Term::Char(_) => 3,
-            Term::Pid(_) => 4,
-            Term::Exit(_) => 5,
-            Term::Opaque(_) => 6,
-            Term::Tuple(_) => 7,
-            Term::Map(_) => 8,
-            Term::List(_) => 9,
-            Term::Str(_) => 10,
-            Term::Bytes(_) => 11,
-        }
-    }
-}
-
-impl PartialEq for Term {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Term {}
-
-impl PartialOrd for Term {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Term {
-    /// Terms of different kinds order by kind (numbers first, as in
-    /// Erlang's term order); terms of one kind by value.
-    fn cmp(&self, other: &Self) -> Ordering {
-        match (self, other) {
-            (Term::Bool(a), Term::Bool(b)) => a.cmp(b),
-            (Term::Int(a), Term::Int(b)) => a.cmp(b),
-            (Term::Float(a), Term::Float(b)) => a.total_cmp(b),
-            (Term::Char(a), Term::Char(b)) => a.cmp(b),
-            (Term::Str(a), Term::Str(b)) => a.cmp(b),
-            (Term::Bytes(a), Term::Bytes(b)) => a.cmp(b),
-            (Term::Tuple(a), Term::Tuple(b)) => a.len().cmp(&b.len()).then_with(|| a.cmp(b)),
-            (Term::List(a), Term::List(b)) => a.cmp(b),
-            (Term::Map(a), Term::Map(b)) => a.len().cmp(&b.len()).then_with(|| a.cmp(b)),
-            (Term::Pid(a), Term::Pid(b)) => a.cmp(b),
-            (Term::Exit(a), Term::Exit(b)) => a.identity().cmp(&b.identity()),
-            (Term::Opaque(a), Term::Opaque(b)) => a.key().cmp(&b.key()),
-            _ => self.rank().cmp(&other.rank()),
-        }
-    }
-}
-
-impl Hash for Term {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.rank().hash(state);
-        match self {
-            Term::Bool(v) => v.hash(state),
-            Term::Int(v) => v.hash(state),
-            Term::Float(v) => v.to_bits().hash(state),
-            Term::Char(v) => v.hash(state),
-            Term::Str(v) => v.hash(state),
-            Term::Bytes(v) => v.hash(state),
-            Term::Tuple(v) | Term::List(v) => v.hash(state),
-            Term::Map(v) => v.hash(state),
-            Term::Pid(v) => v.hash(state),
-            Term::Exit(v) => v.identity().hash(state),
-            Term::Opaque(v) => v.key().hash(state),
-        }
-    }
-}
-
-impl fmt::Debug for Term {
-    /// Erlang-like notation with Rust literals: `("hello", 1, [2.5, 'c'])`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Term::Bool(v) => write!(f, "{v}"),
-            Term::Int(v) => write!(f, "{v}"),
-            Term::Float(v) => write!(f, "{v:?}"),
-            Term::Char(v) => write!(f, "{v:?}"),
-            Term::Str(v) => write!(f, "{v:?}"),
-            Term::Bytes(v) => write!(f, "b{:?}", Bytes::ascii(v)),
-            Term::Tuple(items) => write_tuple(f, items),
-            Term::List(items) => f.debug_list().entries(items).finish(),
-            Term::Map(map) => f.debug_map().entries(map).finish(),
-            Term::Pid(v) => write!(f, "{v:?}"),
-            Term::Exit(v) => write!(f, "{v:?}"),
-            Term::Opaque(v) => write!(f, "{v:?}"),
-        }
-    }
-}
-
-/// Writes `items` as a Rust tuple: `()`, `(1,)`, `(1, 2)`.
-pub(crate) fn write_tuple(f: &mut fmt::Formatter<'_>, items: &[Term]) -> fmt::Result {
-    f.write_str("(")?;
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            f.write_str(", ")?;
-        }
-        write!(f, "{item:?}")?;
-    }
-    if items.len() == 1 {
-        f.write_str(",")?;
-    }
-    f.write_str(")")
-}
-
-/// A Rust value carried inside a term without conversion, matched by its
-/// exact type. Made from any type that implements [`Opaque`].
-pub struct OpaqueValue {
-    value: Box<dyn Any + Send>,
-    type_name: &'static str,
-}
-
-impl OpaqueValue {
-    /// Wraps `value`.
-    pub fn new<T: Opaque>(value: T) -> Self {
-        OpaqueValue {
-            value: Box::new(value),
-            type_name: std::any::type_name::<T>(),
-        }
-    }
-
-    /// Whether the value is a `T`.
-    pub fn is<T: Opaque>(&self) -> bool {
-        self.value.is::<T>()
-    }
-
-    /// A reference to the value, if it is a `T`.
-    pub fn downcast_ref<T: Opaque>(&self) -> Option<&T> {
-        self.value.downcast_ref()
-    }
-
-    /// The value, if it is a `T`; otherwise `self` back.
-    pub fn downcast<T: Opaque>(self) -> Result<T, Self> {
-        let type_name = self.type_name;
-        match self.value.downcast::<T>() {
-            Ok(value) => Ok(*value),
-            Err(value) => Err(OpaqueValue { value, type_name }),
-        }
-    }
-
-    /// The Rust type name of the value.
-    pub fn type_name(&self) -> &'static str {
-        self.type_name
-    }
-
-    /// What equality, ordering and hashing use: the value's type and
-    /// address, so opaque values compare by identity; a `u128` too large
-    /// for an integer term compares by value.
-    fn key(&self) -> (TypeId, u128) {
-        let any: &(dyn Any + Send) = &*self.value;
-        match any.downcast_ref::<LargeU128>() {
-            Some(large) => (any.type_id(), large.0),
-            None => (
-                any.type_id(),
-                std::ptr::from_ref(any).cast::<u8>() as usize as u128,
-            ),
-        }
-    }
-}
-
-impl fmt::Debug for OpaqueValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}>", self.type_name)
-    }
-}
-
-/// Marks a type as a message element carried opaquely and matched by its
-/// exact type.
-///
-/// ```
-/// #[derive(Debug, PartialEq)]
-/// struct Deposit(u64);
-/// impl paragram::Opaque for Deposit {}
-///
-/// use paragram::IntoTerm;
-/// let term = Deposit(5).into_term();
-/// assert_eq!(term.into_value::<Deposit>().unwrap(), Deposit(5));
-/// ```
-pub trait Opaque: Send + 'static {}
-
-/// A byte string term. `Vec<u8>` converts into a list of integers; wrap it
-/// in `Bytes` for a compact byte string.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Bytes(pub Vec<u8>);
-
-impl Bytes {
-    fn ascii(bytes: &[u8]) -> String {
-        bytes.escape_ascii().to_string()
-    }
-}
-
-impl fmt::Debug for Bytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "b{:?}", Bytes::ascii(&self.0))
-    }
-}
 
 /// Conversion of a Rust value into a [`Term`].
 ///
@@ -446,7 +113,7 @@ impl FromTerm for u128 {
 
 /// A `u128` too large for [`Term::Int`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct LargeU128(u128);
+pub(super) struct LargeU128(pub(super) u128);
 impl Opaque for LargeU128 {}
 
 macro_rules! floats {
@@ -580,7 +247,7 @@ impl<T: FromTerm> FromTerm for Vec<T> {
             return Err(term);
         }
         let items: Vec<Term> = match term {
-            Term::List(items) => items,
+            Term::List(items) => items.into_vec(),
             Term::Bytes(bytes) => bytes
                 .into_iter()
                 .map(|b| Term::Int(i128::from(b)))
@@ -652,7 +319,7 @@ macro_rules! tuples {
     ($( ($($n:tt $t:ident),*) )*) => {$(
         impl<$($t: IntoTerm),*> IntoTerm for ($($t,)*) {
             fn into_term(self) -> Term {
-                Term::Tuple(vec![$(self.$n.into_term()),*])
+                Term::Tuple(Terms(vec![$(self.$n.into_term()),*]))
             }
         }
         impl<$($t: FromTerm),*> FromTerm for ($($t,)*) {
@@ -670,7 +337,7 @@ macro_rules! tuples {
                     return Err(term);
                 }
                 let Term::Tuple(items) = term else { return Err(term) };
-                let mut items = items.into_iter();
+                let mut items = items.into_vec().into_iter();
                 Ok(($($t::from_term(next_item(&mut items, $n))?,)*))
             }
         }
@@ -679,14 +346,14 @@ macro_rules! tuples {
 
 /// The next element of a tuple already checked to have enough elements.
 fn next_item(items: &mut std::vec::IntoIter<Term>, _position: usize) -> Term {
-    items.next().unwrap_or(Term::Tuple(Vec::new()))
+    items.next().unwrap_or(Term::Tuple(Terms::new()))
 }
 
 for_each_tuple!(tuples);
 
 impl IntoTerm for () {
     fn into_term(self) -> Term {
-        Term::Tuple(Vec::new())
+        Term::Tuple(Terms::new())
     }
 }
 
