@@ -107,6 +107,9 @@ fn spawn_past_limit() {
     for _ in 0..10 {
         let again = root.spawn(|_: &mut Ctx| {});
         assert!(matches!(again, Err(SpawnError::ThreadLimit { .. })));
+        // A root is a process too: refused, not a panic.
+        let another = Root::try_new();
+        assert!(matches!(another, Err(SpawnError::ThreadLimit { .. })));
     }
     for pid in &alive {
         pid.send("ping").unwrap();

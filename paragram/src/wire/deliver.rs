@@ -211,6 +211,21 @@ pub(crate) fn encode_deliver<'t>(
     name: &mut dyn FnMut(&Pid) -> WirePid,
     out: &mut Vec<u8>,
 ) -> Result<Vec<&'t Pid>, SendFailure> {
+    if let Some(bytes) = scalars_len(terms) {
+        // The common message, of scalars only: one pass to measure, one to
+        // write, no walk.
+        let body = 1 + varint_len(u128::from(to)) + varint_len(terms.len() as u128) + bytes;
+        let prefix = frame_prefix(body).ok_or(SendFailure::TooLarge { bytes: body as u64 })?;
+        out.reserve(4 + body);
+        out.extend_from_slice(&prefix);
+        out.push(DELIVER);
+        varint(u128::from(to), out);
+        varint(terms.len() as u128, out);
+        for term in terms {
+            write_node(term, out);
+        }
+        return Ok(Vec::new());
+    }
     let plan = Plan::of(terms, name)?;
     let body = 1 + varint_len(u128::from(to)) + varint_len(plan.count as u128) + plan.bytes;
     let prefix = frame_prefix(body).ok_or(SendFailure::TooLarge { bytes: body as u64 })?;
@@ -285,6 +300,24 @@ impl<'t> Plan<'t> {
         self.rare_ends.push(self.rare.len());
         1 + self.rare.len() - start
     }
+}
+
+/// How many bytes the nodes of `terms` take, if each is a scalar (not a
+/// container, a process handle, an exit value or an opaque value).
+fn scalars_len(terms: &[Term]) -> Option<usize> {
+    let mut bytes = 0;
+    for term in terms {
+        match term {
+            Term::Tuple(_)
+            | Term::List(_)
+            | Term::Map(_)
+            | Term::Pid(_)
+            | Term::Exit(_)
+            | Term::Opaque(_) => return None,
+            scalar => bytes += node_len(scalar),
+        }
+    }
+    Some(bytes)
 }
 
 /// How many bytes [`write_node`] writes for `term`.

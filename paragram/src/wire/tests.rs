@@ -369,3 +369,31 @@ fn overlong_varints_are_refused() {
     let (_, message) = decode_message(&bytes, &mut no_pids).unwrap();
     assert_eq!(message.terms(), &[Term::Bool(true)]);
 }
+
+/// A message of scalars only takes the encoder's short path: the same
+/// bytes as the reference encoding, and the same refusal past the limit.
+#[test]
+fn scalar_messages_encode_as_the_reference_does() {
+    let terms = vec![
+        Term::Bool(true),
+        Term::Int(-1 << 90),
+        Term::Float(f64::NAN),
+        Term::Char('ß'),
+        Term::Str("scalar".into()),
+        Term::Bytes(vec![0; 300]),
+    ];
+    let mut expected = Vec::new();
+    let message = flatten(&terms, &mut |_| unreachable!());
+    encode_frame(&Frame::Deliver { to: 9, message }, &mut expected).unwrap();
+    let mut direct = Vec::new();
+    encode_deliver(9, &terms, &mut |_| unreachable!(), &mut direct).unwrap();
+    assert_eq!(direct, expected);
+    let huge = [Term::Bytes(vec![0; MAX_FRAME])];
+    let mut out = Vec::new();
+    let refused = encode_deliver(9, &huge, &mut |_| unreachable!(), &mut out);
+    assert!(matches!(
+        refused,
+        Err(crate::pid::SendFailure::TooLarge { bytes }) if bytes > MAX_FRAME as u64
+    ));
+    assert!(out.is_empty(), "nothing is written for a refused message");
+}

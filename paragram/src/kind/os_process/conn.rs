@@ -676,8 +676,13 @@ fn reap_soon(child: &mut Started) -> std::io::Result<std::process::ExitStatus> {
 
 /// Whether `term` holds a process handle, at any depth.
 fn names_a_process(term: &Term) -> bool {
-    term.pre_order()
-        .any(|(_, term)| matches!(term, Term::Pid(_)))
+    match term {
+        Term::Pid(_) => true,
+        Term::Tuple(_) | Term::List(_) | Term::Map(_) => term
+            .pre_order()
+            .any(|(_, term)| matches!(term, Term::Pid(_))),
+        _ => false,
+    }
 }
 
 /// A run of messages the reader has decoded for one process.
