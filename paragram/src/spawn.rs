@@ -296,7 +296,8 @@ pub(crate) fn spawn(
     // The root a process belongs to: its spawner's, or the spawner itself.
     let owner = spawner.map(|s| s.owner.get().cloned().unwrap_or_else(|| Arc::downgrade(s)));
     if kind == Kind::OsProcess {
-        drop(process);
+        // It runs from its serialized form; this copy's `Drop` is user code.
+        quietly_drop(process);
         let os = os.ok_or(SpawnError::NotSerializable)?;
         let pid = os_process::spawn(os, name, owner.and_then(|o| o.upgrade()), shutdown)?;
         if let Some(parent) = parent {

@@ -317,6 +317,32 @@ fn grenades_queued_at_the_end_are_each_dropped() {
     assert_eq!(recv(&rx).0.to_string(), "fail");
 }
 
+/// Process state whose `Drop` panics.
+struct Landmine;
+impl Drop for Landmine {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("deliberate: a landmine went off");
+        }
+    }
+}
+
+#[test]
+fn a_state_whose_drop_panics_is_contained_when_its_thread_cannot_start() {
+    quiet();
+    let root = Root::new();
+    let mine = Landmine;
+    let refused = root.spawn(
+        Spawn::new(move |_: &mut Ctx| {
+            let _kept = &mine;
+        })
+        .stack_size(1 << 46),
+    );
+    assert!(matches!(refused, Err(SpawnError::Os(_))), "{refused:?}");
+    // The spawn returned an error rather than unwind: the root is intact.
+    assert!(root.is_alive());
+}
+
 #[test]
 fn a_name_with_nul_bytes_is_kept_as_it_is() {
     let root = Root::new();

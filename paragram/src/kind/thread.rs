@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use crate::runner::Runner;
+use crate::runner::{Runner, quietly_drop};
 use crate::spawn::SpawnError;
 
 /// Threads of this kind now running.
@@ -106,9 +106,16 @@ pub(crate) fn start(runner: Runner, stack_size: Option<usize>) -> Result<(), Spa
     if let Some(bytes) = stack_size {
         builder = builder.stack_size(bytes);
     }
+    // Should the thread not start, std drops what it was given, process
+    // state and all, where a `Drop` that panics would unwind out of
+    // `spawn`: it is dropped quietly instead.
+    let runner = Quietly(Some(runner));
     let handle = builder.spawn(move || {
         let _slot = slot;
-        runner.run();
+        let mut runner = runner;
+        if let Some(runner) = runner.0.take() {
+            runner.run();
+        }
     })?;
     core.set_reaper(Box::new(move || {
         // The thread has finished the exit steps; joining only waits for it
@@ -116,4 +123,15 @@ pub(crate) fn start(runner: Runner, stack_size: Option<usize>) -> Result<(), Spa
         let _ = handle.join();
     }));
     Ok(())
+}
+
+/// A value dropped with any panic in its `Drop` contained.
+struct Quietly<T>(Option<T>);
+
+impl<T> Drop for Quietly<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.0.take() {
+            quietly_drop(value);
+        }
+    }
 }

@@ -70,6 +70,10 @@ pub const TESTS: &[(&str, Test)] = &[
         "os_process_any_term_crosses_whole_or_is_handed_back",
         any_term_crosses_whole_or_is_handed_back,
     ),
+    (
+        "os_process_a_state_whose_drop_panics_is_contained_on_both_sides",
+        a_state_whose_drop_panics_is_contained_on_both_sides,
+    ),
 ];
 
 /// A list nested `depth` deep around `0`.
@@ -521,4 +525,41 @@ fn any_term_crosses_whole_or_is_handed_back() -> Result<(), Failed> {
         .map_err(|e| e.to_string())?;
     child.terminate();
     check(wait(&child)?.is_normal(), "the child ends normally")
+}
+
+/// Panics when dropped, unless already panicking.
+#[derive(Default)]
+pub struct Landmine;
+
+impl Drop for Landmine {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("deliberate: a landmine went off");
+        }
+    }
+}
+
+/// A process whose state panics when dropped: in the parent, where the
+/// value spawned is dropped once serialized, and in the child, as the
+/// process ends.
+#[derive(paragram::Process, Serialize, Deserialize)]
+pub struct Mined {
+    #[serde(skip)]
+    _mine: Landmine,
+}
+
+#[paragram::process]
+impl Mined {
+    #[receive("stop")]
+    fn stop(&mut self, ctx: &mut Ctx) {
+        ctx.terminate();
+    }
+}
+
+fn a_state_whose_drop_panics_is_contained_on_both_sides() -> Result<(), Failed> {
+    let root = Root::new();
+    let child = root.spawn(Spawn::os_process(Mined { _mine: Landmine }))?;
+    child.send("stop")?;
+    let exit = wait(&child)?;
+    check(exit.is_normal(), format!("the child ends normally: {exit}"))
 }
