@@ -6,7 +6,7 @@ pub mod terms;
 use std::error::Error;
 use std::fmt;
 use std::sync::mpsc::Receiver;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use paragram::{Exit, Pid};
 
@@ -58,4 +58,37 @@ pub fn quiet_deliberate_panics() {
             _ => {}
         }
     }));
+}
+
+/// How many threads of this OS process have a name that starts with
+/// `prefix` (of at most 15 bytes: the kernel keeps no more of a thread's
+/// name). A process's thread is named after the process, so a test that
+/// names its processes counts the threads it owns, whatever other tests
+/// run beside it in the same OS process.
+pub fn threads_named(prefix: &str) -> usize {
+    assert!(prefix.len() <= 15, "the kernel keeps 15 bytes of a name");
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task is readable")
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// Waits until no thread named with `prefix` is left, or [`DEADLINE`]
+/// passes; returns how many are left.
+///
+/// Polling is the only way here: nothing in the runtime can tell a test
+/// that a thread it no longer has a handle to has left the kernel's task
+/// list, and /proc/self/task is where that shows. The sleep is the polling
+/// interval, bounded by the deadline, not a synchronisation.
+pub fn await_no_threads_named(prefix: &str) -> usize {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = threads_named(prefix);
+        if left == 0 || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

@@ -2,14 +2,14 @@
 //! every exit path, threads are joined, sends to the dead hand the message
 //! back, and one process's panic harms no other.
 
-use paragram_tests::{DEADLINE, ended, recv};
+use paragram_tests::{DEADLINE, await_no_threads_named, ended, recv};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use paragram::{BoxError, Ctx, Exit, LinkedExit, Opaque, Pid, Root, Term, pattern};
+use paragram::{BoxError, Ctx, Exit, LinkedExit, Opaque, Pid, Root, Spawn, Term, pattern};
 
 /// Messages queued behind the blocking one in each exit-path test.
 const QUEUED: usize = 100;
@@ -249,13 +249,6 @@ fn send_to_a_dead_process_hands_the_message_back() {
     assert!(pid.exit().is_some_and(|e| e.is_normal()));
 }
 
-/// Threads of this OS process now.
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task is readable")
-        .count()
-}
-
 #[test]
 fn spawn_terminate_wait_rounds_leave_no_thread_behind() {
     let root = Root::new();
@@ -268,27 +261,20 @@ fn spawn_terminate_wait_rounds_leave_no_thread_behind() {
     .unwrap();
     root.receive(pattern!("sync"), move |_, ()| tx.send(()).unwrap())
         .unwrap();
-    let baseline = thread_count();
 
+    // The children's threads carry their name: this test's own, whatever
+    // else runs in this OS process.
+    const NAME: &str = "cleanup-rounds";
     for _ in 0..ROUNDS {
-        let child = root.spawn_link(|_: &mut Ctx| {}).unwrap();
+        let child = root
+            .spawn_link(Spawn::new(|_: &mut Ctx| {}).name(NAME))
+            .unwrap();
         child.terminate();
         assert!(ended(&child).is_normal());
     }
-
     // `wait` joined every thread; the kernel may list a joined thread for a
-    // moment longer, so allow it a deadline (polling, not sleeping).
-    let deadline = Instant::now() + DEADLINE;
-    let mut now = thread_count();
-    let exact_at_once = now == baseline;
-    while now != baseline && Instant::now() < deadline {
-        thread::yield_now();
-        now = thread_count();
-    }
-    assert_eq!(now, baseline, "threads left behind");
-    if !exact_at_once {
-        eprintln!("note: the thread count reached its baseline only after polling");
-    }
+    // moment longer, so allow it a deadline.
+    assert_eq!(await_no_threads_named(NAME), 0, "threads left behind");
     root.send("sync").unwrap();
     recv(&rx);
     assert_eq!(

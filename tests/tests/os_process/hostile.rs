@@ -74,6 +74,10 @@ pub const TESTS: &[(&str, Test)] = &[
         "os_process_a_state_whose_drop_panics_is_contained_on_both_sides",
         a_state_whose_drop_panics_is_contained_on_both_sides,
     ),
+    (
+        "os_process_a_child_no_handle_reaches_still_hears_its_root_end",
+        a_child_no_handle_reaches_still_hears_its_root_end,
+    ),
 ];
 
 /// A list nested `depth` deep around `0`.
@@ -562,4 +566,29 @@ fn a_state_whose_drop_panics_is_contained_on_both_sides() -> Result<(), Failed> 
     child.send("stop")?;
     let exit = wait(&child)?;
     check(exit.is_normal(), format!("the child ends normally: {exit}"))
+}
+
+/// A process that holds its own `Pid`, so it outlives every other handle.
+pub fn keeps_itself(ctx: &mut Ctx, _: ()) -> Result<(), BoxError> {
+    let me = ctx.me();
+    ctx.receive(pattern!("never"), move |_, ()| {
+        let _ = &me;
+    })?;
+    Ok(())
+}
+
+fn a_child_no_handle_reaches_still_hears_its_root_end() -> Result<(), Failed> {
+    let ending = Root::new();
+    let staying = Root::new();
+    let (trapper, rx) = super::trapper(&staying);
+    let child = ending.spawn(Spawn::os_process_fn(keeps_itself, ()).link_to(&trapper))?;
+    // The parent tells the child no handle is left here; the child's
+    // process lives on, holding its own.
+    drop(child);
+    ending.terminate();
+    let (_, exit, _) = recv(&rx)?;
+    check(
+        exit.downcast_ref::<OsProcessError>() == Some(&OsProcessError::RootEnded),
+        exit.to_string(),
+    )
 }

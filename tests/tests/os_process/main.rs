@@ -234,6 +234,7 @@ fn main() {
         r.register_fn(sends_a_pid_as_it_ends);
         r.register_fn(hostile::traps);
         r.register::<hostile::Mined>();
+        r.register_fn(hostile::keeps_itself);
     });
     if std::env::var_os("PARAGRAM_TEST_PARENT").is_some() {
         parent_to_be_killed();

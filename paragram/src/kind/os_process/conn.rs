@@ -492,6 +492,15 @@ impl Conn {
 
     fn handle(self: &Arc<Self>, frame: Frame) -> Result<(), WireError> {
         match frame {
+            Frame::Terminate { to: 0, exit } if self.side == Side::Child => {
+                // This OS process's own process, which the parent may be
+                // telling to end after it has dropped every handle to it
+                // (its root ended): it is no longer exported then.
+                if let Some(main) = self.main.get() {
+                    let exit = self.local_exit(exit);
+                    let _ = main.mailbox.push(Envelope::Terminate(exit));
+                }
+            }
             Frame::Terminate { to, exit } => {
                 // On to another child, if `to` stands for a process there:
                 // in order with the messages passed on before it.
