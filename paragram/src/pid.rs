@@ -471,10 +471,31 @@ impl From<WaitError> for WaitTimeoutError {
 }
 
 /// A send that failed; holds the message, handed back.
+///
+/// It is an error like any other, `Send + Sync` whatever the message
+/// holds, so `?` turns it into a handler's `Box<dyn Error + Send + Sync>`
+/// (or any error type with a `From` for it):
+///
+/// ```
+/// use paragram::{BoxError, Ctx, Pid, Root, pattern};
+/// let root = Root::new();
+/// let relay = root
+///     .spawn(|ctx: &mut Ctx| {
+///         ctx.receive(pattern!(Pid), |_, (to,): (Pid,)| -> Result<(), BoxError> {
+///             to.send("relayed")?;
+///             Ok(())
+///         })
+///     })
+///     .unwrap();
+/// # relay.terminate();
+/// ```
 #[derive(Error)]
 #[error("{reason}")]
 pub struct SendError<T> {
-    message: T,
+    /// Behind a lock that is never taken, only so that the error is `Sync`
+    /// (an opaque value in a message need not be): the message is only
+    /// ever reached by value.
+    message: Mutex<T>,
     reason: SendFailure,
 }
 
@@ -522,12 +543,17 @@ impl<T> SendError<T> {
     }
 
     pub(crate) fn new(message: T, reason: SendFailure) -> SendError<T> {
-        SendError { message, reason }
+        SendError {
+            message: Mutex::new(message),
+            reason,
+        }
     }
 
     /// The message that was not delivered.
     pub fn into_inner(self) -> T {
         self.message
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Why the send failed.
