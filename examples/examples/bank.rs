@@ -105,7 +105,7 @@ fn statement(account: &Pid, statements: &mpsc::Receiver<(String, u64)>) -> (Stri
 fn main() {
     let root = Root::new();
     let (reports, reported) = mpsc::channel();
-    root.receive(pattern!(Exit, Pid), move |_, (exit, peer): (Exit, Pid)| {
+    root.receive(pattern!(Exit, Pid), move |_, (exit, peer)| {
         let _ = reports.send(format!("{peer} ended: {}", exit.root_cause()));
     })
     .expect("the supervisor's receiver fits its pattern");

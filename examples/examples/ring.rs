@@ -20,9 +20,9 @@ fn member(
     started: Instant,
 ) -> impl FnOnce(&mut Ctx) -> Result<(), paragram::PatternError> + Send {
     move |ctx| {
-        ctx.receive(pattern!("next", Pid), move |ctx, (next,): (Pid,)| {
+        ctx.receive(pattern!("next", Pid), move |ctx, (next,)| {
             let done = done.clone();
-            ctx.receive(pattern!("token", u64), move |_, (hops,): (u64,)| {
+            ctx.receive(pattern!("token", u64), move |_, (hops,)| {
                 if hops == 0 {
                     // Ignored if the top level has stopped listening.
                     let _ = done.send(started.elapsed());

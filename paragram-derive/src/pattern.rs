@@ -364,17 +364,45 @@ impl Literal {
 }
 
 /// What `pattern!` expands to on bad input: every error, then an empty
-/// pattern so that the errors do not cascade into type errors.
+/// pattern whose bindings take the handler's types, so that the errors do
+/// not cascade into type errors where the handler's are written out.
 pub fn fallback(errors: &syn::Error) -> TokenStream {
     let errors = errors.to_compile_error();
-    quote!({ #errors ::paragram::Pattern::__checked(::std::vec::Vec::new()) })
+    quote!({ #errors ::paragram::__private::typed::<_>(::std::vec::Vec::new()) })
 }
 
 impl Pattern {
-    /// `::paragram::Pattern::__checked(vec![...])`: the runtime pattern.
+    /// The runtime pattern, typed with its bindings:
+    /// `::paragram::__private::typed::<(T, U,)>(vec![...])`.
     pub fn to_runtime(&self) -> TokenStream {
         let elems = self.elems.iter().map(Elem::to_runtime);
-        quote!(::paragram::Pattern::__checked(::std::vec![#(#elems),*]))
+        let mut types = Vec::new();
+        for elem in &self.elems {
+            elem.binding_types(&mut types);
+        }
+        quote!(::paragram::__private::typed::<(#(#types,)*)>(::std::vec![#(#elems),*]))
+    }
+}
+
+impl Elem {
+    /// Appends the types this element binds, depth first, left to right:
+    /// the order the runtime binds them in.
+    fn binding_types<'a>(&'a self, out: &mut Vec<&'a Type>) {
+        match self {
+            Elem::Type(ty) => out.push(ty),
+            Elem::Pred(predicate) => out.push(&predicate.ty),
+            Elem::Tuple(_, elems) | Elem::List(_, elems) => {
+                for elem in elems {
+                    elem.binding_types(out);
+                }
+            }
+            Elem::Map(_, entries) => {
+                for entry in entries {
+                    entry.value.binding_types(out);
+                }
+            }
+            Elem::Wild(_) | Elem::Rest(_) | Elem::Lit(_) => {}
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::exit::{BoxError, Exit};
 use crate::link;
 use crate::message::Message;
-use crate::pattern::{FromBindings, Pattern, PatternError};
+use crate::pattern::{FromBindings, IntoPattern, Pattern, PatternError};
 use crate::pid::{Core, Pid};
 use crate::process::Outcome;
 use crate::runner::Envelope;
@@ -95,14 +95,14 @@ impl Ctx {
     /// ```
     pub fn receive<A, R>(
         &mut self,
-        pattern: Pattern,
+        pattern: impl IntoPattern<A>,
         mut handler: impl FnMut(&mut Ctx, A) -> R + Send + 'static,
     ) -> Result<(), PatternError>
     where
         A: FromBindings,
         R: Outcome,
     {
-        A::check(&pattern)?;
+        let pattern = pattern.into_pattern()?;
         let handler: Handler = Box::new(move |ctx, bindings| match A::from_bindings(bindings) {
             Some(args) => handler(ctx, args).into_exit(),
             // `check` above makes this unreachable for the bindings `pattern` gives.

@@ -6,6 +6,7 @@
 
 use std::any::{TypeId, type_name};
 use std::fmt;
+use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use thiserror::Error;
@@ -261,8 +262,7 @@ impl Pattern {
     }
 
     /// A pattern the `pattern!` macro has already validated.
-    #[doc(hidden)]
-    pub fn __checked(elems: Vec<Elem>) -> Pattern {
+    pub(crate) fn checked(elems: Vec<Elem>) -> Pattern {
         debug_assert!(
             validate_seq(&elems).is_ok(),
             "pattern! emitted an invalid pattern"
@@ -296,6 +296,97 @@ impl Pattern {
     /// How many terms [`Pattern::bind`] returns.
     pub fn binding_count(&self) -> usize {
         self.bounds.len()
+    }
+}
+
+/// A pattern whose bindings' types are known when the code compiles: what
+/// `pattern!` builds. `A` is the tuple of the types it binds, in order
+/// (`()` for none), so a handler registered with it takes exactly `A`:
+/// its argument types are inferred, and a handler of other types is a
+/// compile error at the pattern.
+///
+/// ```
+/// use paragram::{Ctx, Pid, Root, Spawn, pattern};
+/// let root = Root::new();
+/// let pid = root
+///     .spawn(Spawn::from_fn(|ctx| {
+///         // `who` is a `String`, `from` a `Pid`: the pattern says so.
+///         ctx.receive(pattern!("hello", String, Pid), |_, (who, from)| {
+///             let _ = from.send(format!("hello, {who}"));
+///         })
+///     }))
+///     .unwrap();
+/// # pid.terminate();
+/// ```
+///
+/// It dereferences to its [`Pattern`]; [`TypedPattern::untyped`] gives the
+/// pattern itself, for a handler that takes `Term` for a binding or
+/// `Vec<Term>` for all of them.
+pub struct TypedPattern<A> {
+    pattern: Pattern,
+    bindings: PhantomData<fn() -> A>,
+}
+
+impl<A> TypedPattern<A> {
+    /// The pattern `pattern!` built, whose bindings are of the types `A`.
+    pub(crate) fn new(pattern: Pattern) -> TypedPattern<A> {
+        TypedPattern {
+            pattern,
+            bindings: PhantomData,
+        }
+    }
+
+    /// The pattern, without its bindings' types: checked against a
+    /// handler's argument types when the handler is registered.
+    pub fn untyped(self) -> Pattern {
+        self.pattern
+    }
+}
+
+impl<A> std::ops::Deref for TypedPattern<A> {
+    type Target = Pattern;
+
+    fn deref(&self) -> &Pattern {
+        &self.pattern
+    }
+}
+
+impl<A> fmt::Debug for TypedPattern<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.pattern.fmt(f)
+    }
+}
+
+/// What a receiver can be registered with, for a handler taking `A`: a
+/// [`TypedPattern`] whose bindings are `A` (from `pattern!`; nothing left
+/// to check), or a [`Pattern`] built at run time (checked against `A` when
+/// the handler is registered).
+#[diagnostic::on_unimplemented(
+    message = "the handler takes `{A}`, but the pattern binds other types",
+    label = "this pattern's bindings are not `{A}`",
+    note = "a handler registered with `pattern!(...)` takes a tuple of exactly the types the \
+            pattern binds, in order; to take `Term` for one of them, or `Vec<Term>` for all, \
+            register the pattern's `.untyped()` form"
+)]
+pub trait IntoPattern<A> {
+    /// The pattern, or why a handler taking `A` does not fit it.
+    fn into_pattern(self) -> Result<Pattern, PatternError>;
+}
+
+impl<A: FromBindings> IntoPattern<A> for TypedPattern<A> {
+    fn into_pattern(self) -> Result<Pattern, PatternError> {
+        debug_assert!(
+            A::check(&self.pattern).is_ok(),
+            "pattern! typed its bindings wrongly"
+        );
+        Ok(self.pattern)
+    }
+}
+
+impl<A: FromBindings> IntoPattern<A> for Pattern {
+    fn into_pattern(self) -> Result<Pattern, PatternError> {
+        A::check(&self)?;
+        Ok(self)
     }
 }
 

@@ -12,7 +12,7 @@ pub use crate::process::{Handled, Outcome, Process};
 pub use crate::spawn::{IntoSpawn, Spawn};
 pub use crate::term::{FromTerm, IntoTerm, Term};
 
-use crate::pattern;
+use crate::pattern::{self, Elem, Pattern, TypedPattern};
 
 /// Whether `term` is the string `value`.
 pub fn lit_str(term: &Term, value: &str) -> bool {
@@ -132,3 +132,9 @@ pub trait Derived {}
 
 /// Compiles only for a type with `#[derive(Process)]`.
 pub fn assert_derived<T: Derived + ?Sized>() {}
+
+/// The pattern `pattern!` built and validated, binding terms of the types
+/// `A`, in order.
+pub fn typed<A>(elems: Vec<Elem>) -> TypedPattern<A> {
+    TypedPattern::new(Pattern::checked(elems))
+}

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use thiserror::Error;
 
 use crate::ctx::Ctx;
-use crate::pattern::{FromBindings, Pattern, PatternError};
+use crate::pattern::{FromBindings, IntoPattern, PatternError};
 use crate::pid::Pid;
 use crate::process::Outcome;
 use crate::runner::Envelope;
@@ -100,14 +100,14 @@ impl Root {
     /// has ended: no handler would ever run.
     pub fn receive<A, R>(
         &self,
-        pattern: Pattern,
+        pattern: impl IntoPattern<A>,
         handler: impl FnMut(&mut Ctx, A) -> R + Send + 'static,
     ) -> Result<(), ReceiveError>
     where
         A: FromBindings + 'static,
         R: Outcome + 'static,
     {
-        A::check(&pattern)?;
+        let pattern = pattern.into_pattern()?;
         self.run(move |ctx| {
             // Checked above: registration cannot fail.
             let _ = ctx.receive(pattern, handler);

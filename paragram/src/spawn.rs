@@ -44,6 +44,27 @@ impl Spawn {
         process.into_spawn()
     }
 
+    /// A process whose start-up code is the closure `start`, with default
+    /// options. `spawn` takes a closure as it is too, but `from_fn` is
+    /// where its argument's type is inferred: `|ctx| ...` rather than
+    /// `|ctx: &mut Ctx| ...`.
+    ///
+    /// ```
+    /// use paragram::{Root, Spawn, pattern};
+    /// let root = Root::new();
+    /// let pid = root
+    ///     .spawn(Spawn::from_fn(|ctx| ctx.receive(pattern!("ping"), |_, ()| {})).name("ponger"))
+    ///     .unwrap();
+    /// # pid.terminate();
+    /// ```
+    pub fn from_fn<F, R>(start: F) -> Spawn
+    where
+        F: FnOnce(&mut Ctx) -> R + Send + 'static,
+        R: Outcome,
+    {
+        Spawn::process(FnProcess::new(start))
+    }
+
     /// A [`Process`] value, with default options.
     pub fn process(process: impl Process) -> Spawn {
         Spawn {

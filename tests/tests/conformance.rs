@@ -70,7 +70,7 @@ fn check_row(
             ctx.receive(pattern(), move |_, _: Vec<Term>| {
                 let _ = hit.send(true);
             })?;
-            ctx.receive(pattern!(..), move |_, _: Vec<Term>| {
+            ctx.receive(pattern!(..).untyped(), move |_, _: Vec<Term>| {
                 let _ = runtime_tx.send(false);
             })
         })
@@ -113,7 +113,7 @@ macro_rules! row {
             }
 
             let (tx, rx) = mpsc::channel();
-            check_row(Row { tx: tx.clone() }, || pattern!($($pat)*), $samples, (tx, rx));
+            check_row(Row { tx: tx.clone() }, || pattern!($($pat)*).untyped(), $samples, (tx, rx));
         }
     };
 }

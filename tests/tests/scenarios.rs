@@ -413,7 +413,7 @@ fn reporter(tx: mpsc::Sender<String>) -> impl FnOnce(&mut Ctx) -> Result<(), Box
         ctx.receive(pattern!("sentinel"), move |_, ()| {
             sentinel.send("sentinel".to_owned()).unwrap();
         })?;
-        ctx.receive(pattern!(..), move |_, all: Vec<Term>| {
+        ctx.receive(pattern!(..).untyped(), move |_, all: Vec<Term>| {
             tx.send(format!("{all:?}")).unwrap();
         })?;
         Ok(())
@@ -447,7 +447,7 @@ fn root_reporter(root: &Root, tx: mpsc::Sender<String>) {
         sentinel.send("sentinel".to_owned()).unwrap();
     })
     .unwrap();
-    root.receive(pattern!(..), move |_, all: Vec<Term>| {
+    root.receive(pattern!(..).untyped(), move |_, all: Vec<Term>| {
         tx.send(format!("{all:?}")).unwrap();
     })
     .unwrap();

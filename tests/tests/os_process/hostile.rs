@@ -234,7 +234,7 @@ struct BadDisplay;
 impl std::fmt::Display for BadDisplay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("bad ")?;
-        panic!("no text for you")
+        panic!("deliberate: no text for you")
     }
 }
 impl std::error::Error for BadDisplay {}
@@ -416,6 +416,7 @@ fn a_child_that_cannot_read_its_parent_says_why() -> Result<(), Failed> {
     let mut child = Command::new(std::env::current_exe()?)
         .env("PARAGRAM_OS_PROCESS", std::process::id().to_string())
         .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .stderr(Stdio::piped())
         .spawn()?;
     let name = std::any::type_name_of_val(&super::adder);
     let state = postcard::to_allocvec(&40i64)?;
@@ -425,7 +426,17 @@ fn a_child_that_cannot_read_its_parent_says_why() -> Result<(), Failed> {
     ours.set_read_timeout(Some(DEADLINE))?;
     let mut bytes = Vec::new();
     (&ours).read_to_end(&mut bytes)?;
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .ok_or("no stderr")?
+        .read_to_string(&mut stderr)?;
     let status = child.wait()?;
+    check(
+        stderr.contains("could not read its parent's frames"),
+        format!("stderr: {stderr}"),
+    )?;
     let frames = paragram::os_process::frames_text(&bytes);
     check(
         frames.len() == 1
@@ -508,7 +519,11 @@ fn any_term_crosses_whole_or_is_handed_back() -> Result<(), Failed> {
         3 => any_term(),
         1 => (0..=MAX_DEPTH, nested(2, 3)).prop_map(|(depth, inner)| chain(depth, inner)),
     ];
-    let mut runner = TestRunner::new(Config::with_cases(128));
+    let mut runner = TestRunner::new(Config {
+        cases: 128,
+        failure_persistence: None,
+        ..Config::default()
+    });
     runner
         .run(&strategy, |term| {
             let copy = term.try_clone().expect("copyable");

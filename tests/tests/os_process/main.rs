@@ -100,7 +100,7 @@ impl Echo {
 
     #[receive("panic")]
     fn panic(&mut self) {
-        panic!("boom in the child");
+        panic!("deliberate: boom in the child");
     }
 
     #[receive("fail")]
@@ -154,7 +154,7 @@ fn adder(ctx: &mut Ctx, base: i64) -> Result<(), BoxError> {
 fn starts(_: &mut Ctx, how: String) -> Result<(), BoxError> {
     match how.as_str() {
         "error" => Err("bad start".into()),
-        "panic" => panic!("panic at start"),
+        "panic" => panic!("deliberate: panic at start"),
         _ => Ok(()),
     }
 }
@@ -218,6 +218,8 @@ fn sends_a_pid_as_it_ends(ctx: &mut Ctx, len: i64) -> Result<(), BoxError> {
 fn unregistered(_: &mut Ctx, _: ()) {}
 
 fn main() {
+    // The children's deliberate panics print nothing; any other does.
+    paragram_tests::quiet_deliberate_panics();
     if std::env::var_os("PARAGRAM_TEST_NO_HOOK").is_some() {
         // A `main` that forgot the hook, started as a child: its first
         // root ends it.
@@ -697,7 +699,10 @@ fn panic_is_the_exit() -> Result<(), Failed> {
     child.send("panic")?;
     let exit = wait(&child)?;
     let panicked = exit.downcast_ref::<Panicked>().ok_or("not Panicked")?;
-    check(panicked.message == "boom in the child", exit.to_string())
+    check(
+        panicked.message == "deliberate: boom in the child",
+        exit.to_string(),
+    )
 }
 
 fn unhandled_message_ends_child() -> Result<(), Failed> {
@@ -1264,7 +1269,7 @@ fn start_up_panic_ends_the_process_with_the_panic_message() -> Result<(), Failed
         .downcast_ref::<Panicked>()
         .ok_or_else(|| format!("not a panic: {exit:?}"))?;
     check(
-        panicked.message == "panic at start",
+        panicked.message == "deliberate: panic at start",
         panicked.message.clone(),
     )
 }
