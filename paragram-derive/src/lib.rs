@@ -2,7 +2,8 @@
 //! and hands it to the stages: `ast` (typed view), `attr` (attribute
 //! arguments), `valid` (cross-checks), `expand` and `compiled` (tokens),
 //! `fallback` (what bad input emits). `pattern` is the pattern grammar
-//! shared by `pattern!` and `#[receive(...)]`.
+//! shared by `pattern!` and `#[receive(...)]`; `term` the grammar of
+//! `term!`.
 
 mod ast;
 mod attr;
@@ -10,6 +11,7 @@ mod compiled;
 mod expand;
 mod fallback;
 mod pattern;
+mod term;
 mod valid;
 
 #[cfg(test)]
@@ -31,6 +33,22 @@ pub fn pattern(input: TokenStream) -> TokenStream {
     match syn::parse::<pattern::Pattern>(input) {
         Ok(pattern) => pattern.to_runtime(),
         Err(errors) => pattern::fallback(&errors),
+    }
+    .into()
+}
+
+/// Builds a `paragram::Term` from literal syntax: `(..)` a tuple, `[..]` a
+/// list, `{k: v, ..}` a map, as in a pattern, and any other Rust expression
+/// a leaf, converted with `IntoTerm` (an unsuffixed integer literal as an
+/// `i128`).
+///
+/// `term!(("ok", [1, 2.5, 'c'], {"k": name}))` is the tuple of a string, a
+/// list and a map.
+#[proc_macro]
+pub fn term(input: TokenStream) -> TokenStream {
+    match syn::parse::<term::Input>(input) {
+        Ok(term::Input(term)) => term.expand(),
+        Err(error) => error.to_compile_error(),
     }
     .into()
 }

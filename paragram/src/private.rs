@@ -10,7 +10,7 @@ pub use crate::exit::Exit;
 pub use crate::message::Message;
 pub use crate::process::{Handled, Outcome, Process};
 pub use crate::spawn::{IntoSpawn, Spawn};
-pub use crate::term::{FromTerm, IntoTerm, Term};
+pub use crate::term::{Bytes, FromTerm, IntoTerm, Term};
 
 use crate::pattern::{self, Elem, Pattern, TypedPattern};
 

@@ -13,6 +13,13 @@ use crate::pid::Pid;
 /// slices of convertible values, tuples up to 12 elements, `BTreeMap`,
 /// `HashMap`, [`Pid`], [`Exit`], [`Bytes`], `Term` itself and every
 /// [`Opaque`] type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a term",
+    label = "not a term",
+    note = "primitives, strings, `Vec`s, arrays, tuples, maps, `Pid`, `Exit`, `Bytes` and `Term` \
+            convert into terms; carry any other `Send + 'static` type as it is with \
+            `impl paragram::Opaque for {Self} {{}}`"
+)]
 pub trait IntoTerm {
     /// Converts `self` into a term.
     fn into_term(self) -> Term;
