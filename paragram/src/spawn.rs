@@ -244,12 +244,30 @@ impl IntoSpawn for Spawn {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum SpawnError {
-    /// The thread kind would pass the number of threads the machine can
-    /// start without aborting the program.
-    #[error("too many threads: {limit} processes of the thread kind are running")]
+    /// The program would pass the number of threads the machine can start
+    /// without aborting it ([`thread_limit`](crate::thread_limit)). Each
+    /// process of the thread kind (a root included) takes one; each OS
+    /// process three in its parent (its connection's reader and watcher,
+    /// and its proxy), and one more per other process of it whose `Pid`
+    /// the parent holds.
+    #[error(
+        "too many threads: the program runs {limit}, its limit (one per process of the thread \
+         kind, three per OS process and one per other process of it this program holds a `Pid` to)"
+    )]
     ThreadLimit {
         /// The most threads this program starts.
         limit: usize,
+    },
+    /// The OS-process kind was asked to run a type or function that a
+    /// child of this program could not run: `main` does not call
+    /// [`os_process::hook`](crate::os_process::hook), or the hook does not
+    /// register it. No child was started.
+    #[error("{}", not_registered(type_name, *hooked))]
+    NotRegistered {
+        /// The process type's (or function's) name.
+        type_name: &'static str,
+        /// Whether this program called the hook at all.
+        hooked: bool,
     },
     /// The name is longer than [`MAX_NAME`] bytes.
     #[error("a process name of {len} bytes is longer than the {MAX_NAME} a name can have")]
@@ -271,6 +289,20 @@ pub enum SpawnError {
     /// Serializing the process's state failed.
     #[error("cannot serialize the process's state: {0}")]
     Serialize(String),
+}
+
+fn not_registered(type_name: &str, hooked: bool) -> String {
+    if hooked {
+        format!(
+            "`{type_name}` is not registered in `paragram::os_process::hook`: add \
+             `r.register::<T>()` (a process type) or `r.register_fn(f)` (a function) there"
+        )
+    } else {
+        format!(
+            "`{type_name}` cannot run as an OS process: `main` does not call \
+             `paragram::os_process::hook` first, so a child of this program could run nothing"
+        )
+    }
 }
 
 /// A process's serialized form: its registered type name and its state.

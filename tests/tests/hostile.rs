@@ -545,3 +545,26 @@ proptest! {
         prop_assert_eq!(recv(&watcher).0.to_string(), exit.to_string());
     }
 }
+
+/// A process for the OS-process kind, in a program whose `main` (the test
+/// harness's) never calls the hook.
+#[derive(paragram::Process, serde::Serialize, serde::Deserialize)]
+struct Worker;
+
+#[paragram::process]
+impl Worker {}
+
+#[test]
+fn an_os_process_in_a_program_without_the_hook_is_refused_at_spawn() {
+    let root = Root::new();
+    let refused = root.spawn(Spawn::os_process(Worker));
+    let Err(error @ SpawnError::NotRegistered { hooked: false, .. }) = refused else {
+        panic!("expected NotRegistered, got {refused:?}");
+    };
+    assert!(
+        error.to_string().contains(
+            "cannot run as an OS process: `main` does not call `paragram::os_process::hook`"
+        ),
+        "{error}"
+    );
+}

@@ -473,13 +473,13 @@ fn the_child_variable_set_by_hand_is_explained() -> Result<(), Failed> {
 
 /// A state with an untagged enum: postcard encodes it, and cannot decode it.
 #[derive(paragram::Process, Serialize, Deserialize)]
-struct Untagged {
+pub struct Untagged {
     either: Either,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
-enum Either {
+pub enum Either {
     Number(i64),
     Text(String),
 }

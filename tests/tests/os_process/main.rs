@@ -237,6 +237,7 @@ fn main() {
         r.register_fn(hostile::traps);
         r.register::<hostile::Mined>();
         r.register_fn(hostile::keeps_itself);
+        r.register::<hostile::Untagged>();
     });
     if std::env::var_os("PARAGRAM_TEST_PARENT").is_some() {
         parent_to_be_killed();
@@ -412,8 +413,8 @@ fn main() {
             child_without_the_hook_exits_at_once,
         ),
         (
-            "os_process_unregistered_type_or_function_is_an_exit",
-            unregistered_type_or_function_is_an_exit,
+            "os_process_unregistered_type_or_function_is_refused_at_spawn",
+            unregistered_type_or_function_is_refused_at_spawn,
         ),
     ];
     let tests = tests.into_iter().chain(hostile::TESTS.iter().copied());
@@ -1205,7 +1206,7 @@ fn no_zombies_after_children_end() -> Result<(), Failed> {
     check(count == 0, format!("{count} zombies"))
 }
 
-fn unregistered_type_or_function_is_an_exit() -> Result<(), Failed> {
+fn unregistered_type_or_function_is_refused_at_spawn() -> Result<(), Failed> {
     #[derive(Process, Serialize, Deserialize)]
     struct Unregistered;
     #[paragram::process]
@@ -1215,11 +1216,15 @@ fn unregistered_type_or_function_is_an_exit() -> Result<(), Failed> {
         (Spawn::os_process(Unregistered), "Unregistered"),
         (Spawn::os_process_fn(unregistered, ()), "unregistered"),
     ] {
-        let exit = wait(&root.spawn(spawn)?)?;
+        let refused = root.spawn(spawn);
+        let Err(error @ SpawnError::NotRegistered { hooked: true, .. }) = refused else {
+            return Err(format!("{name}: expected NotRegistered, got {refused:?}").into());
+        };
         check(
-            exit.to_string()
-                .contains(&format!("{name}` is not registered")),
-            exit.to_string(),
+            error.to_string().contains(&format!(
+                "{name}` is not registered in `paragram::os_process::hook`: add"
+            )),
+            error.to_string(),
         )?;
     }
     Ok(())

@@ -2,12 +2,12 @@
 //! types it can run, and the life of a child OS process.
 
 use std::any::TypeId;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,8 +17,9 @@ use super::conn::{ChildEnd, Conn, Side};
 use super::reap;
 use crate::ctx::Ctx;
 use crate::kind::thread::Slot;
+use crate::pid::lock;
 use crate::process::{FnProcess, Outcome, Process};
-use crate::spawn::{self, Spawn};
+use crate::spawn::{self, Spawn, SpawnError};
 use crate::wire::{Frame, WireExit, encode_frame, read_frame};
 
 type Build = Box<dyn Fn(&[u8]) -> Result<Box<dyn Process>, String>>;
@@ -87,8 +88,10 @@ impl Registry {
 
 /// The hook that makes this program able to run OS-process children: call
 /// it first thing in `main`, registering every type spawned with
-/// [`Spawn::os_process`]. In the parent it returns at once (without calling
-/// `register`); in a child it runs the process and exits when the process
+/// [`Spawn::os_process`] and every function spawned with
+/// [`Spawn::os_process_fn`]. In the parent it notes what is registered (a
+/// spawn of anything else is refused with [`SpawnError::NotRegistered`])
+/// and returns; in a child it runs the process and exits when the process
 /// ends or the parent goes away, never returning.
 ///
 /// ```no_run
@@ -103,13 +106,28 @@ impl Registry {
 /// }
 /// ```
 pub fn hook(register: impl FnOnce(&mut Registry)) {
+    let mut registry = Registry::default();
+    register(&mut registry);
+    lock(&REGISTERED).extend(registry.types.keys());
     HOOKED.store(true, Ordering::SeqCst);
     if std::env::var_os(CHILD_ENV).is_none() {
         return;
     }
-    let mut registry = Registry::default();
-    register(&mut registry);
     std::process::exit(run(&registry));
+}
+
+/// The names of every process type and function the hook registered: what
+/// a child of this program can run. The parent knows them too, and refuses
+/// a spawn of anything else before it starts a child.
+static REGISTERED: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+
+/// Whether a child of this program can run the process `type_name`.
+pub(crate) fn check_registered(type_name: &'static str) -> Result<(), SpawnError> {
+    let hooked = HOOKED.load(Ordering::SeqCst);
+    if hooked && lock(&REGISTERED).contains(type_name) {
+        return Ok(());
+    }
+    Err(SpawnError::NotRegistered { type_name, hooked })
 }
 
 /// Whether [`hook`] has been called in this program.

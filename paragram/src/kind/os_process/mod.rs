@@ -102,8 +102,9 @@ pub(crate) fn spawn(
     owner: Option<Arc<Core>>,
     shutdown: Duration,
 ) -> Result<Pid, SpawnError> {
-    let state = init.state.map_err(SpawnError::Serialize)?;
     let type_name = init.type_name;
+    let state = init.state.map_err(SpawnError::Serialize)?;
+    child::check_registered(type_name)?;
     let mut frame = Vec::new();
     let init = Frame::Init {
         type_name: type_name.to_owned(),
