@@ -15,6 +15,7 @@ use crate::mailbox::mailbox;
 use crate::pid::{Core, Pid};
 use crate::process::{FnProcess, Outcome, Process};
 use crate::runner::{Runner, quietly_drop};
+use crate::wire::{decode_state, encode_state};
 
 /// A process to spawn, with its options.
 ///
@@ -92,10 +93,7 @@ impl Spawn {
     where
         P: Process + Serialize + DeserializeOwned,
     {
-        let os = OsInit {
-            type_name: std::any::type_name::<P>(),
-            state: serialize(&process),
-        };
+        let os = OsInit::new(std::any::type_name::<P>(), serialize(&process));
         Spawn {
             kind: Kind::OsProcess,
             os: Some(os),
@@ -157,7 +155,7 @@ impl Spawn {
         };
         Spawn {
             kind: Kind::OsProcess,
-            os: Some(OsInit { type_name, state }),
+            os: Some(OsInit::new(type_name, state)),
             ..Spawn::process(FnProcess::new(move |ctx: &mut Ctx| start(ctx, arg)))
         }
     }
@@ -208,15 +206,15 @@ pub const DEFAULT_SHUTDOWN: Duration = Duration::from_secs(5);
 /// exit text and every frame that names a process small.
 pub const MAX_NAME: usize = 4096;
 
-/// `value`'s state as it crosses to a child OS process, checked to decode
-/// back into a `T` there.
-fn serialize<T: Serialize + DeserializeOwned>(value: &T) -> Result<Vec<u8>, String> {
+/// `value`'s state as it crosses to a child OS process, with the `Pid`s it
+/// names, checked to decode back into a `T` there.
+fn serialize<T: Serialize + DeserializeOwned>(value: &T) -> Result<(Vec<u8>, Vec<Pid>), String> {
     let type_name = std::any::type_name::<T>();
-    let bytes = postcard::to_allocvec(value).map_err(|e| format!("`{type_name}`: {e}"))?;
-    match postcard::from_bytes::<T>(&bytes) {
+    let (bytes, pids) = encode_state(value).map_err(|e| format!("`{type_name}`: {e}"))?;
+    match decode_state::<T>(&bytes, pids.clone()) {
         Ok(copy) => {
             quietly_drop(copy);
-            Ok(bytes)
+            Ok((bytes, pids))
         }
         Err(error) => Err(format!(
             "`{type_name}` does not decode from its own encoding ({error}): the state \
@@ -305,10 +303,26 @@ fn not_registered(type_name: &str, hooked: bool) -> String {
     }
 }
 
-/// A process's serialized form: its registered type name and its state.
+/// A process's serialized form: its registered type name, and its state
+/// with the `Pid`s it names.
 pub(crate) struct OsInit {
     pub(crate) type_name: &'static str,
     pub(crate) state: Result<Vec<u8>, String>,
+    pub(crate) pids: Vec<Pid>,
+}
+
+impl OsInit {
+    fn new(type_name: &'static str, state: Result<(Vec<u8>, Vec<Pid>), String>) -> OsInit {
+        let (state, pids) = match state {
+            Ok((bytes, pids)) => (Ok(bytes), pids),
+            Err(error) => (Err(error), Vec::new()),
+        };
+        OsInit {
+            type_name,
+            state,
+            pids,
+        }
+    }
 }
 
 /// A number no other process of this program has.

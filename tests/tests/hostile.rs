@@ -568,3 +568,17 @@ fn an_os_process_in_a_program_without_the_hook_is_refused_at_spawn() {
         "{error}"
     );
 }
+
+#[test]
+fn a_pid_serialized_outside_a_process_state_is_an_error_that_says_where_it_can_be() {
+    let root = Root::new();
+    let error = serde_json::to_string(root.pid()).expect_err("a Pid alone does not serialize");
+    assert!(
+        error.to_string().starts_with(
+            "a `Pid` is serialized only in the state of a process spawned with `Spawn::os_process`"
+        ),
+        "{error}"
+    );
+    let decoded = serde_json::from_str::<Pid>("0");
+    assert!(decoded.is_err_and(|e| e.to_string().starts_with("a `Pid` is serialized only")));
+}

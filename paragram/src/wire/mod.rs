@@ -24,11 +24,13 @@ use crate::text::{self, EXIT_LIMIT, PART_LIMIT};
 mod deliver;
 mod flat;
 mod reader;
+mod state;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
 pub(crate) use deliver::{Incoming, decode_incoming, encode_deliver};
 pub(crate) use reader::FrameReader;
+pub(crate) use state::{decode_state, encode_state};
 
 /// The largest frame body accepted, in bytes: a message whose encoding is
 /// larger is refused at `send`.
@@ -363,6 +365,8 @@ pub enum Frame {
         /// How long the child's process has to end once the parent has
         /// gone, before the child exits anyway.
         shutdown: std::time::Duration,
+        /// The processes the state names, by their places in it.
+        pids: Vec<WirePid>,
     },
     /// A message for the receiver's process `to`.
     Deliver {
@@ -528,6 +532,7 @@ pub fn init_frame(type_name: &str, state: Vec<u8>, name: &str) -> Vec<u8> {
         state,
         name: name.into(),
         shutdown: crate::spawn::DEFAULT_SHUTDOWN,
+        pids: Vec::new(),
     };
     // A test's frame is small.
     let _ = encode_frame(&frame, &mut bytes);

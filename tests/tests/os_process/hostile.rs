@@ -78,6 +78,10 @@ pub const TESTS: &[(&str, Test)] = &[
         "os_process_a_child_no_handle_reaches_still_hears_its_root_end",
         a_child_no_handle_reaches_still_hears_its_root_end,
     ),
+    (
+        "os_process_pids_in_the_state_cross_as_pids",
+        pids_in_the_state_cross_as_pids,
+    ),
 ];
 
 /// A list nested `depth` deep around `0`.
@@ -606,4 +610,65 @@ fn a_child_no_handle_reaches_still_hears_its_root_end() -> Result<(), Failed> {
         exit.downcast_ref::<OsProcessError>() == Some(&OsProcessError::RootEnded),
         exit.to_string(),
     )
+}
+
+/// A process whose state names other processes: one to report to, and a
+/// sibling in another child OS process.
+#[derive(paragram::Process, Serialize, Deserialize)]
+pub struct Reporter {
+    to: Pid,
+    sibling: Option<Pid>,
+}
+
+#[paragram::process]
+impl Reporter {
+    #[start]
+    fn start(&mut self, ctx: &mut Ctx) -> Result<(), BoxError> {
+        self.to.send(("started", ctx.name()))?;
+        Ok(())
+    }
+
+    #[receive("report", i64)]
+    fn report(&mut self, n: i64) -> Result<(), BoxError> {
+        self.to.send(("report", n))?;
+        Ok(())
+    }
+
+    #[receive("through the sibling", i64)]
+    fn through_the_sibling(&mut self, n: i64) -> Result<(), BoxError> {
+        if let Some(sibling) = &self.sibling {
+            sibling.send(("echo", self.to.clone(), n))?;
+        }
+        Ok(())
+    }
+}
+
+fn pids_in_the_state_cross_as_pids() -> Result<(), Failed> {
+    let root = Root::new();
+    let (collector, rx) = collector(&root);
+    let sibling = root.spawn(echo("sibling"))?;
+    let reporter = root.spawn(
+        Spawn::os_process(Reporter {
+            to: collector.clone(),
+            sibling: Some(sibling.clone()),
+        })
+        .name("reporter"),
+    )?;
+    let started = recv(&rx)?;
+    check(
+        started == ("started".to_owned(), Term::Str("reporter".into())),
+        format!("{started:?}"),
+    )?;
+    reporter.send(("report", 7))?;
+    check(
+        recv(&rx)? == ("report".to_owned(), Term::Int(7)),
+        "reported",
+    )?;
+    reporter.send(("through the sibling", 9))?;
+    check(
+        recv(&rx)? == ("sibling".to_owned(), Term::Int(9)),
+        "echoed by the sibling named in the state",
+    )?;
+    reporter.terminate();
+    check(wait(&reporter)?.is_normal(), "the reporter ends normally")
 }

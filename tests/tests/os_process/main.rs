@@ -238,6 +238,7 @@ fn main() {
         r.register::<hostile::Mined>();
         r.register_fn(hostile::keeps_itself);
         r.register::<hostile::Untagged>();
+        r.register::<hostile::Reporter>();
     });
     if std::env::var_os("PARAGRAM_TEST_PARENT").is_some() {
         parent_to_be_killed();

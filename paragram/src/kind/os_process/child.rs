@@ -17,12 +17,14 @@ use super::conn::{ChildEnd, Conn, Side};
 use super::reap;
 use crate::ctx::Ctx;
 use crate::kind::thread::Slot;
+use crate::pid::Pid;
 use crate::pid::lock;
 use crate::process::{FnProcess, Outcome, Process};
 use crate::spawn::{self, Spawn, SpawnError};
-use crate::wire::{Frame, WireExit, encode_frame, read_frame};
+use crate::wire::{Frame, WireExit, decode_state, encode_frame, read_frame};
 
-type Build = Box<dyn Fn(&[u8]) -> Result<Box<dyn Process>, String>>;
+/// Builds a registered process from its state and the `Pid`s it names.
+type Build = Box<dyn Fn(&[u8], Vec<Pid>) -> Result<Box<dyn Process>, String>>;
 
 /// The process types and functions a child OS process can run, by name.
 #[derive(Default)]
@@ -38,7 +40,7 @@ impl Registry {
         let name = std::any::type_name::<T>();
         let id = TypeId::of::<T>();
         let build = match self.types.get(name) {
-            Some((other, _)) if *other != id => Box::new(move |_: &[u8]| {
+            Some((other, _)) if *other != id => Box::new(move |_: &[u8], _| {
                 Err(format!(
                     "two registered processes are named `{name}`: give them distinct paths"
                 ))
@@ -51,8 +53,8 @@ impl Registry {
     /// Lets a child run processes of type `P` (spawned with
     /// [`Spawn::os_process`]).
     pub fn register<P: Process + DeserializeOwned>(&mut self) -> &mut Registry {
-        let build = |state: &[u8]| -> Result<Box<dyn Process>, String> {
-            let process: P = postcard::from_bytes(state).map_err(|e| e.to_string())?;
+        let build = |state: &[u8], pids| -> Result<Box<dyn Process>, String> {
+            let process: P = decode_state(state, pids)?;
             Ok(Box::new(process))
         };
         self.insert::<P>(Box::new(build));
@@ -74,8 +76,8 @@ impl Registry {
             );
         }
         let start = Arc::new(start);
-        let build = move |state: &[u8]| -> Result<Box<dyn Process>, String> {
-            let arg: A = postcard::from_bytes(state).map_err(|e| e.to_string())?;
+        let build = move |state: &[u8], pids| -> Result<Box<dyn Process>, String> {
+            let arg: A = decode_state(state, pids)?;
             let start = start.clone();
             Ok(Box::new(FnProcess::new(move |ctx: &mut Ctx| {
                 start(ctx, arg)
@@ -175,13 +177,14 @@ fn run(registry: &Registry) -> i32 {
         }
     };
     // Unbuffered: what follows the first frame belongs to the reader.
-    let (type_name, state, name, shutdown) = match read_frame(&mut &socket, &mut Vec::new()) {
+    let init = match read_frame(&mut &socket, &mut Vec::new()) {
         Ok(Some(Frame::Init {
             type_name,
             state,
             name,
             shutdown,
-        })) => (type_name, state, name, shutdown),
+            pids,
+        })) => (type_name, state, name, shutdown, pids),
         other => {
             let what = match other {
                 Ok(None) => "it ended".to_owned(),
@@ -195,16 +198,10 @@ fn run(registry: &Registry) -> i32 {
             return code::NO_PARENT;
         }
     };
-    let process = registry
-        .types
-        .get(type_name.as_str())
-        .ok_or_else(|| {
-            format!("process type `{type_name}` is not registered in `paragram::os_process::hook`")
-        })
-        .and_then(|(_, build)| build(&state));
-    let process = match process {
-        Ok(process) => process,
-        Err(message) => return fail(&socket, message),
+    let (type_name, state, name, shutdown, pids) = init;
+    let to_fail = match socket.try_clone() {
+        Ok(socket) => socket,
+        Err(error) => return fail_conn(error),
     };
     let conn = Slot::take().and_then(|slot| {
         Conn::new(
@@ -218,6 +215,24 @@ fn run(registry: &Registry) -> i32 {
     let conn = match conn {
         Ok(conn) => conn,
         Err(error) => return fail_conn(error),
+    };
+    // The processes the state names, as this side knows them: proxies of
+    // the parent's (and, through it, its other children's).
+    let pids = pids
+        .into_iter()
+        .map(|pid| conn.local_pid(pid))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| error.to_string());
+    let process = registry
+        .types
+        .get(type_name.as_str())
+        .ok_or_else(|| {
+            format!("process type `{type_name}` is not registered in `paragram::os_process::hook`")
+        })
+        .and_then(|(_, build)| build(&state, pids?));
+    let process = match process {
+        Ok(process) => process,
+        Err(message) => return fail(&to_fail, message),
     };
     let (done, ended) = mpsc::channel();
     conn.set_done(done);
@@ -344,7 +359,7 @@ mod tests {
         assert_eq!(first, second);
         let (_, build) = &registry.types[first];
         let state = postcard::to_allocvec(&()).unwrap();
-        let error = build(&state)
+        let error = build(&state, Vec::new())
             .err()
             .expect("an ambiguous name builds nothing");
         assert!(error.contains("give them distinct paths"), "{error}");

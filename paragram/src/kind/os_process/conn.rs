@@ -132,10 +132,17 @@ impl Conn {
         Ok(conn)
     }
 
-    /// Queues whole frames after everything queued before, and writes
-    /// them if nobody is writing; a broken socket is noticed by the reader.
-    pub(crate) fn queue(&self, frames: &[u8]) {
-        self.push(|bytes| bytes.extend_from_slice(frames));
+    /// Queues the `Init` frame `init`, the processes `pids` its state names
+    /// in their places: named, and kept, as a message's processes are.
+    pub(crate) fn send_init(&self, init: &mut Frame, pids: &[Pid]) -> Result<(), WireError> {
+        let duty = self.out.try_queue(|bytes| {
+            if let Frame::Init { pids: named, .. } = init {
+                *named = pids.iter().map(|pid| self.wire_pid(pid)).collect();
+            }
+            encode_frame(init, bytes)
+        })?;
+        self.follow(duty);
+        Ok(())
     }
 
     /// Queues the frames `encode` appends, as [`Conn::queue`] does, encoded
@@ -344,7 +351,7 @@ impl Conn {
     }
 
     /// The local `Pid` for a handle from the peer.
-    fn local_pid(self: &Arc<Self>, pid: WirePid) -> Result<Pid, WireError> {
+    pub(crate) fn local_pid(self: &Arc<Self>, pid: WirePid) -> Result<Pid, WireError> {
         if pid.node == self.node {
             return lock(&self.exports)
                 .get(&pid.id)

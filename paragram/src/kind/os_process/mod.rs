@@ -102,23 +102,29 @@ pub(crate) fn spawn(
     owner: Option<Arc<Core>>,
     shutdown: Duration,
 ) -> Result<Pid, SpawnError> {
-    let type_name = init.type_name;
-    let state = init.state.map_err(SpawnError::Serialize)?;
+    let OsInit {
+        type_name,
+        state,
+        pids,
+    } = init;
+    let state = state.map_err(SpawnError::Serialize)?;
     child::check_registered(type_name)?;
-    let mut frame = Vec::new();
-    let init = Frame::Init {
+    let too_large = |error| {
+        SpawnError::Serialize(format!(
+            "`{type_name}`: its state does not fit a frame ({error}; a frame carries at most \
+             {MAX_FRAME} bytes)"
+        ))
+    };
+    let mut frame = Frame::Init {
         type_name: type_name.to_owned(),
         state,
         name: name.clone(),
         shutdown,
+        pids: Vec::new(),
     };
-    if let Err(error) = encode_frame(&init, &mut frame) {
-        return Err(SpawnError::Serialize(format!(
-            "`{type_name}`: its state does not fit a frame ({error}; a frame carries at most \
-             {MAX_FRAME} bytes)"
-        )));
-    }
-    drop(init);
+    // Measured before the child starts; the `Pid`s the state names, named
+    // on the connection once there is one, add a few bytes each.
+    encode_frame(&frame, &mut Vec::new()).map_err(too_large)?;
     // The reader's, the watcher's and the proxy's places among the threads:
     // refused before the child starts.
     let [slot, watcher_slot, proxy_slot] = [Slot::take()?, Slot::take()?, Slot::take()?];
@@ -138,7 +144,10 @@ pub(crate) fn spawn(
         Ok(conn) => conn,
         Err(error) => return Err(abandon(child, None, error)),
     };
-    conn.queue(&frame);
+    if let Err(error) = conn.send_init(&mut frame, &pids) {
+        return Err(abandon(child, Some(&conn), too_large(error)));
+    }
+    drop((frame, pids));
     let owner_id = owner.as_ref().map(|o| (o.id, shutdown));
     let pid = match conn.proxy(0, name, "OsProcess", None, owner_id, Some(proxy_slot)) {
         Ok(pid) => pid,
