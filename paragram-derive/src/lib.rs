@@ -10,6 +10,7 @@ mod attr;
 mod compiled;
 mod expand;
 mod fallback;
+mod harness;
 mod pattern;
 mod term;
 mod valid;
@@ -86,6 +87,27 @@ pub fn process(args: TokenStream, input: TokenStream) -> TokenStream {
         Err(errors) => fallback::process(&item, &errors),
     }
     .into()
+}
+
+/// A test, run by cargo's own harness, that can spawn OS processes: call
+/// `paragram::os_process::hook` first thing in it, as `main` would. Its
+/// OS processes are the test binary run on this test alone; in them, the
+/// hook runs the process and exits before the rest of the test.
+///
+/// ```ignore
+/// #[paragram::test]
+/// fn echo_answers() {
+///     paragram::os_process::hook(|r| {
+///         r.register::<Echo>();
+///     });
+///     let root = paragram::Root::new();
+///     let echo = root.spawn(paragram::Spawn::os_process(Echo)).unwrap();
+///     // ...
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, input: TokenStream) -> TokenStream {
+    harness::expand(args.into(), input.into()).into()
 }
 
 /// Marks a receiver inside an `impl` block marked `#[paragram::process]`,

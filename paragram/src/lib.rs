@@ -48,7 +48,7 @@ pub use ctx::Ctx;
 pub use exit::{BoxError, Exit, LinkedExit, Panicked, SharedError, UnhandledMessage};
 pub use kind::{Kind, thread_limit};
 pub use message::{IntoMessage, Message};
-pub use paragram_derive::{Process, pattern, process, receive, term};
+pub use paragram_derive::{Process, pattern, process, receive, term, test};
 pub use pattern::*;
 pub use pid::{Pid, ProcessId, SendError, SendFailure, WaitError, WaitTimeoutError};
 pub use process::{FnProcess, Handled, Outcome, Process};

@@ -138,3 +138,9 @@ pub fn assert_derived<T: Derived + ?Sized>() {}
 pub fn typed<A>(elems: Vec<Elem>) -> TypedPattern<A> {
     TypedPattern::new(Pattern::checked(elems))
 }
+
+/// Marks the calling thread as running the test `name` of `module_path`
+/// until the guard is dropped: what `#[paragram::test]` starts a test with.
+pub fn os_test(module_path: &str, name: &str) -> crate::kind::os_process::TestThread {
+    crate::kind::os_process::TestThread::enter(module_path, name)
+}

@@ -60,7 +60,9 @@ impl Root {
     pub fn try_new() -> Result<Root, SpawnError> {
         crate::kind::os_process::refuse_without_hook();
         let spawn = Spawn::new(|_: &mut Ctx| {}).name(ROOT_NAME);
-        spawn::spawn(spawn, None, None).map(|pid| Root { pid })
+        let pid = spawn::spawn(spawn, None, None)?;
+        crate::kind::os_process::adopt_test_root(pid.core());
+        Ok(Root { pid })
     }
 
     /// The root's handle.

@@ -23,6 +23,7 @@
 
 mod child;
 mod conn;
+mod harness;
 mod out;
 mod reap;
 
@@ -44,6 +45,8 @@ pub(crate) use child::refuse_without_hook;
 pub use child::{Registry, hook};
 use conn::{Conn, Side};
 pub(crate) use conn::{mirror_link, mirror_watch};
+pub use harness::TestThread;
+pub(crate) use harness::adopt as adopt_test_root;
 use reap::Started;
 
 /// The environment variable that marks a child OS process: set to the
@@ -129,7 +132,11 @@ pub(crate) fn spawn(
     // refused before the child starts.
     let [slot, watcher_slot, proxy_slot] = [Slot::take()?, Slot::take()?, Slot::take()?];
     let (ours, theirs) = UnixStream::pair()?;
-    let child = Command::new(std::env::current_exe()?)
+    let mut command = Command::new(std::env::current_exe()?);
+    if let Some(args) = harness::child_args(owner.as_ref()) {
+        command.args(args.iter());
+    }
+    let child = command
         .env(CHILD_ENV, std::process::id().to_string())
         .stdin(Stdio::from(OwnedFd::from(theirs)))
         .spawn()?;
