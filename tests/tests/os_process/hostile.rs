@@ -144,7 +144,7 @@ fn too_deep_or_too_large_is_refused_at_send() -> Result<(), Failed> {
         matches!(refused.reason(), SendFailure::TooLarge { bytes } if bytes > MAX_FRAME as u64),
         refused.to_string(),
     )?;
-    println!("refused: {refused}");
+    super::figure(format_args!("refused: {refused}"));
     let back = refused.into_inner().into_terms();
     check(
         back[2].is::<Bytes>() && back.len() == 3,
@@ -354,7 +354,9 @@ fn a_child_that_ignores_its_terminate_is_killed_after_its_timeout() -> Result<()
         format!("stuck: {exit}"),
     )?;
     check(after >= TIMEOUT, format!("killed after {after:?}"))?;
-    println!("the stuck child ended {after:?} after its root, by {exit}");
+    super::figure(format_args!(
+        "the stuck child ended {after:?} after its root, by {exit}"
+    ));
     for pid in pids {
         check(
             !std::path::Path::new(&format!("/proc/{pid}")).exists(),

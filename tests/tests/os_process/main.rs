@@ -250,6 +250,7 @@ fn main() {
         spawn_past_thread_limit();
     }
     let args = Arguments::from_args();
+    FIGURES.store(args.nocapture, std::sync::atomic::Ordering::Relaxed);
     let tests: Vec<(&str, Test)> = vec![
         (
             "os_process_messages_route_both_ways",
@@ -421,6 +422,16 @@ fn main() {
     let tests = tests.into_iter().chain(hostile::TESTS.iter().copied());
     let trials = tests.map(|(name, test)| Trial::test(name, test)).collect();
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// Whether the run shows the figures tests measure (`--nocapture`).
+static FIGURES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints a figure a test measured, when the run shows them.
+fn figure(text: std::fmt::Arguments<'_>) {
+    if FIGURES.load(std::sync::atomic::Ordering::Relaxed) {
+        println!("{text}");
+    }
 }
 
 fn echo(tag: &str) -> Spawn {
@@ -772,7 +783,7 @@ fn sigsegv_reaches_linked_process() -> Result<(), Failed> {
             break (exit, from);
         }
     };
-    eprintln!("SIGSEGV sent {sent} times");
+    figure(format_args!("SIGSEGV sent {sent} times"));
     check(from == child, "from the child")?;
     check(
         exit.downcast_ref::<OsProcessError>()
@@ -797,7 +808,9 @@ fn kill_9_reaches_linked_process_fast() -> Result<(), Failed> {
     kill("-9", pid)?;
     let (at, exit, from) = recv(&exits)?;
     let latency = at - before;
-    eprintln!("kill -9 of the child to linked exit: {latency:?}");
+    figure(format_args!(
+        "kill -9 of the child to linked exit: {latency:?}"
+    ));
     check(from == child, "from the child")?;
     check(
         exit.to_string() == "OS process killed by signal 9 (SIGKILL)",
@@ -1132,7 +1145,9 @@ fn parent_kill_9_ends_children_within_1s() -> Result<(), Failed> {
     parent.wait()?;
     recv(&rx)?;
     let latency = before.elapsed();
-    eprintln!("kill -9 of the parent to the child's exit: {latency:?} (child {child})");
+    figure(format_args!(
+        "kill -9 of the parent to the child's exit: {latency:?} (child {child})"
+    ));
     check(latency < Duration::from_secs(1), format!("{latency:?}"))
 }
 
@@ -1203,7 +1218,7 @@ fn no_zombies_after_children_end() -> Result<(), Failed> {
         wait(child)?;
     }
     let count = zombies();
-    eprintln!("zombies after 5 children ended: {count}");
+    figure(format_args!("zombies after 5 children ended: {count}"));
     check(count == 0, format!("{count} zombies"))
 }
 
