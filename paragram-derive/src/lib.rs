@@ -3,7 +3,8 @@
 //! arguments), `valid` (cross-checks), `expand` and `compiled` (tokens),
 //! `fallback` (what bad input emits). `pattern` is the pattern grammar
 //! shared by `pattern!` and `#[receive(...)]`; `term` the grammar of
-//! `term!`.
+//! `term!`; `harness` the `#[paragram::test]` attribute. `tests` checks
+//! what the impl attribute expands to.
 
 mod ast;
 mod attr;
@@ -16,7 +17,7 @@ mod term;
 mod valid;
 
 #[cfg(test)]
-mod expansion;
+mod tests;
 
 use proc_macro::TokenStream;
 use proc_macro2::Span;

@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 mod ctx;
+mod driver;
 mod exit;
 mod kind;
 mod link;
@@ -37,16 +38,18 @@ mod pid;
 mod private;
 mod process;
 mod root;
+mod route;
 mod runner;
 mod spawn;
 mod sync;
 mod term;
 mod text;
+mod threads;
 mod wire;
 
 pub use ctx::Ctx;
+pub use driver::Kind;
 pub use exit::{BoxError, Exit, LinkedExit, Panicked, SharedError, UnhandledMessage};
-pub use kind::{Kind, thread_limit};
 pub use message::{IntoMessage, Message};
 pub use paragram_derive::{Process, pattern, process, receive, term, test};
 pub use pattern::*;
@@ -55,12 +58,14 @@ pub use process::{FnProcess, Handled, Outcome, Process};
 pub use root::{ROOT_NAME, ReceiveError, Root, RootEnded, main};
 pub use spawn::{DEFAULT_SHUTDOWN, IntoSpawn, MAX_NAME, Spawn, SpawnError};
 pub use term::{Bytes, FromTerm, IntoTerm, Opaque, OpaqueValue, Term, TermMap, Terms};
+pub use threads::thread_limit;
 
 /// The OS-process kind: the hook a program calls first thing in `main` so
 /// that it can run as a child OS process, and the errors a child's death
 /// becomes.
 pub mod os_process {
-    pub use crate::kind::os_process::{OsProcessError, Registry, hook};
+    pub use crate::exit::OsProcessError;
+    pub use crate::kind::{Registry, hook};
     pub use crate::wire::{MAX_DEPTH, MAX_FRAME, RemoteError, WireError};
 
     #[doc(hidden)]

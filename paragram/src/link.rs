@@ -10,7 +10,6 @@
 use std::sync::{Arc, Weak};
 
 use crate::exit::Exit;
-use crate::kind::os_process;
 use crate::pid::{Core, Pid, lock};
 use crate::runner::Envelope;
 
@@ -39,25 +38,48 @@ impl Links {
     }
 }
 
-/// Links `a` and `b` both ways, and mirrors the link in the OS process of
-/// either that is a proxy.
+/// Links `a` and `b` both ways, and mirrors the link where either runs, if
+/// it runs elsewhere.
 pub(crate) fn link(a: &Arc<Core>, b: &Arc<Core>) {
     link_local(a, b);
-    os_process::mirror_link(a, b, true);
+    mirror(a, b, true);
 }
 
-/// Makes `core` notify `watcher` when it ends, one way, and mirrors that in
-/// the OS process of `watcher` if it is a proxy.
+/// Makes `core` notify `watcher` when it ends, one way, and mirrors that
+/// where `watcher` runs, if it runs elsewhere.
 pub(crate) fn watch_mirrored(core: &Arc<Core>, watcher: &Arc<Core>) {
     watch(core, watcher);
-    os_process::mirror_watch(core, watcher);
+    mirror_watch(core, watcher);
 }
 
-/// Removes the link between `a` and `b` here and in the OS process of either
-/// that is a proxy.
+/// Removes the link between `a` and `b` here and where either runs, if it
+/// runs elsewhere.
 pub(crate) fn unlink(a: &Arc<Core>, b: &Arc<Core>) {
     unlink_local(a, b);
-    os_process::mirror_link(a, b, false);
+    mirror(a, b, false);
+}
+
+/// Mirrors a link made (or removed) here between `a` and `b` where each
+/// that runs elsewhere runs.
+fn mirror(a: &Arc<Core>, b: &Arc<Core>, add: bool) {
+    mirror_from(a, b, add);
+    mirror_from(b, a, add);
+}
+
+/// Makes (or removes) the link between `proxy`, if it stands for a process
+/// that runs elsewhere, and `other`, where that process runs.
+pub(crate) fn mirror_from(proxy: &Arc<Core>, other: &Arc<Core>, add: bool) {
+    if let Some(route) = proxy.route.get() {
+        route.mirror_link(proxy, other, add);
+    }
+}
+
+/// Makes `core` tell `watcher` of its end where `watcher`'s process runs,
+/// if it runs elsewhere.
+pub(crate) fn mirror_watch(core: &Arc<Core>, watcher: &Arc<Core>) {
+    if let Some(route) = watcher.route.get() {
+        route.mirror_watch(watcher, core);
+    }
 }
 
 /// Links `a` and `b` both ways in this program. A link to oneself does
@@ -102,6 +124,8 @@ pub(crate) fn link_new(parent: &Arc<Core>, child: &Arc<Core>) -> bool {
     }
     first_links.add_peer(second);
     second_links.add_peer(first);
+    drop((first_links, second_links));
+    mirror(parent, child, true);
     true
 }
 

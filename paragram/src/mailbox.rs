@@ -26,8 +26,8 @@
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::OnceLock;
 use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, OnceLock};
 
 use std::time::Instant;
 
@@ -87,13 +87,44 @@ pub(crate) struct Mailbox<T> {
     grouped: AtomicUsize,
     /// `CLOSED` and `SLEEPING`; written only by the owner.
     gate: AtomicU64,
-    /// The thread that parks on this mailbox, known once it first parks.
-    owner: OnceLock<Thread>,
+    /// How the owner is woken: known once it first waits.
+    waker: OnceLock<Waker>,
+}
+
+/// How a mailbox wakes whatever drives its process once an item arrives
+/// while it sleeps: a thread that parked is unparked; a driver of its own
+/// (a scheduler) is called.
+pub(crate) enum Waker {
+    /// The thread that parked on the mailbox.
+    Unpark(Thread),
+    /// A driver's own wake-up: one that runs many processes on a thread
+    /// (a scheduler) queues the process to run.
+    #[allow(
+        dead_code,
+        reason = "the seam for drivers that are not a thread per process"
+    )]
+    Call(Arc<dyn Wake>),
+}
+
+/// A driver's wake-up: what it does when its process has work.
+pub(crate) trait Wake: Send + Sync {
+    fn wake(&self);
+}
+
+impl Waker {
+    fn wake(&self) {
+        match self {
+            Waker::Unpark(thread) => thread.unpark(),
+            Waker::Call(driver) => driver.wake(),
+        }
+    }
 }
 
 /// The receiving side, owned by whatever drives the process.
 pub(crate) struct Inbox<T> {
     rx: queue::Receiver<T>,
+    /// An item a wait found, handed out before anything else.
+    ready: Option<T>,
     /// The rest of the group taken from the queue last, handed out before
     /// anything else.
     group: std::vec::IntoIter<T>,
@@ -115,10 +146,11 @@ pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
         sweeper: rx.clone(),
         grouped: AtomicUsize::new(0),
         gate: AtomicU64::new(0),
-        owner: OnceLock::new(),
+        waker: OnceLock::new(),
     };
     let inbox = Inbox {
         rx,
+        ready: None,
         group: Vec::new().into_iter(),
         batch: VecDeque::new(),
         streak: 0,
@@ -165,9 +197,9 @@ impl<T: Item> Mailbox<T> {
         if state & CLOSED != 0 {
             drop_all(std::iter::from_fn(|| self.sweeper.try_recv()).flat_map(|i| self.ungroup(i)));
         } else if state & SLEEPING != 0
-            && let Some(owner) = self.owner.get()
+            && let Some(waker) = self.waker.get()
         {
-            owner.unpark();
+            waker.wake();
         }
         Ok(())
     }
@@ -187,6 +219,7 @@ impl<T: Item> Mailbox<T> {
     pub(crate) fn close(&self, inbox: &mut Inbox<T>) {
         self.gate.fetch_or(CLOSED, Ordering::SeqCst);
         fence(Ordering::SeqCst);
+        drop_all(inbox.ready.take().into_iter());
         drop_all(inbox.group.by_ref());
         drop_all(inbox.batch.drain(..));
         drop_all(std::iter::from_fn(|| inbox.rx.try_recv()).flat_map(|i| self.ungroup(i)));
@@ -255,13 +288,21 @@ impl<T: Item> Inbox<T> {
         }
     }
 
-    /// The next item of `mailbox`, waiting as [`Inbox::recv`] does, but
-    /// only until `deadline` (if any); `None` once it has passed.
-    pub(crate) fn recv_until(
-        &mut self,
-        mailbox: &Mailbox<T>,
-        deadline: Option<Instant>,
-    ) -> Option<T> {
+    /// Waits as [`Inbox::recv`] does until an item is there, and keeps it
+    /// for [`Inbox::try_recv`] to hand out first.
+    pub(crate) fn wait(&mut self, mailbox: &Mailbox<T>) {
+        if self.ready.is_none() {
+            let item = self.recv(mailbox);
+            self.ready = Some(item);
+        }
+    }
+
+    /// The next item of `mailbox`, if one is there now: what a driver that
+    /// runs a process until its queue is empty takes.
+    pub(crate) fn try_recv(&mut self, mailbox: &Mailbox<T>) -> Option<T> {
+        if let Some(item) = self.ready.take() {
+            return Some(item);
+        }
         if let Some(item) = self.group.next() {
             return Some(item);
         }
@@ -287,11 +328,28 @@ impl<T: Item> Inbox<T> {
                 return Some(item);
             }
         }
-        if let Some(item) = self.take(mailbox) {
-            self.streak += 1;
+        match self.take(mailbox) {
+            Some(item) => {
+                self.streak += 1;
+                Some(item)
+            }
+            None => {
+                self.streak = 0;
+                None
+            }
+        }
+    }
+
+    /// The next item of `mailbox`, waiting as [`Inbox::recv`] does, but
+    /// only until `deadline` (if any); `None` once it has passed.
+    pub(crate) fn recv_until(
+        &mut self,
+        mailbox: &Mailbox<T>,
+        deadline: Option<Instant>,
+    ) -> Option<T> {
+        if let Some(item) = self.try_recv(mailbox) {
             return Some(item);
         }
-        self.streak = 0;
         for _ in 0..SPINS {
             if let Some(item) = self.take(mailbox) {
                 return Some(item);
@@ -307,7 +365,9 @@ impl<T: Item> Inbox<T> {
             }
         }
         self.warm = true;
-        mailbox.owner.get_or_init(current_thread);
+        mailbox
+            .waker
+            .get_or_init(|| Waker::Unpark(current_thread()));
         loop {
             mailbox.gate.fetch_or(SLEEPING, Ordering::SeqCst);
             fence(Ordering::SeqCst);
@@ -348,7 +408,7 @@ impl<T: Item> Inbox<T> {
 
     /// Whether nothing is queued.
     pub(crate) fn is_empty(&self) -> bool {
-        self.group.len() == 0 && self.batch.is_empty() && self.rx.is_empty()
+        self.ready.is_none() && self.group.len() == 0 && self.batch.is_empty() && self.rx.is_empty()
     }
 }
 

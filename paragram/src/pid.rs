@@ -1,21 +1,21 @@
 //! Process handles, and the state a process shares with them.
 
+use std::borrow::Cow;
 use std::cmp::Ordering as CmpOrdering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
 use crate::exit::{BoxError, Exit};
-use crate::kind::os_process::Remote;
 use crate::link::Links;
-use crate::mailbox::Mailbox;
+use crate::mailbox::{Inbox, Mailbox, mailbox};
 use crate::message::{IntoMessage, Message};
+use crate::route::{Home, Route};
 use crate::runner::{self, Envelope};
-use crate::wire::{MAX_DEPTH, MAX_FRAME};
 
 /// A handle to a process: cheap to clone, `Send + Sync`, compared and hashed
 /// by the identity of the process.
@@ -45,15 +45,17 @@ struct Life {
 pub(crate) struct Core {
     pub(crate) id: u64,
     pub(crate) name: String,
-    pub(crate) kind: &'static str,
+    /// What its `Pid` prints before its name: its kind's name, or for a
+    /// process of another program, what that program printed.
+    pub(crate) tag: Cow<'static, str>,
     pub(crate) mailbox: Mailbox<Envelope>,
     pub(crate) links: Mutex<Links>,
     /// How many `Pid`s exist; the last one dropped tells the process.
     handles: AtomicUsize,
     life: Mutex<Life>,
     ended: Condvar,
-    /// Set for a proxy: a process that runs in another OS process.
-    pub(crate) remote: OnceLock<Remote>,
+    /// Set for a proxy: how a process that runs elsewhere is reached.
+    pub(crate) route: OnceLock<Box<dyn Route>>,
     /// The root this process was spawned under (unset for a root).
     pub(crate) owner: OnceLock<Weak<Core>>,
 }
@@ -65,29 +67,47 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Core {
+    /// A new process's core, with its mailbox, and the inbox that whatever
+    /// drives the process reads it from. `owner` is the root it is spawned
+    /// under.
     pub(crate) fn new(
         id: u64,
         name: String,
-        kind: &'static str,
-        mailbox: Mailbox<Envelope>,
-    ) -> Core {
-        Core {
+        tag: impl Into<Cow<'static, str>>,
+        owner: Option<&Arc<Core>>,
+    ) -> (Arc<Core>, Inbox<Envelope>) {
+        let (mailbox, inbox) = mailbox();
+        let core = Arc::new(Core {
             id,
             name,
-            kind,
+            tag: tag.into(),
             mailbox,
             links: Mutex::new(Links::default()),
             handles: AtomicUsize::new(0),
             life: Mutex::new(Life::default()),
             ended: Condvar::new(),
-            remote: OnceLock::new(),
+            route: OnceLock::new(),
             owner: OnceLock::new(),
+        });
+        if let Some(owner) = owner {
+            let root = owner
+                .owner
+                .get()
+                .cloned()
+                .unwrap_or_else(|| Arc::downgrade(owner));
+            let _ = core.owner.set(root);
         }
+        (core, inbox)
     }
 
-    /// Writes `<#Thread: ponger [7]>`: kind, name and id.
+    /// The root this process was spawned under, if it still runs.
+    pub(crate) fn owner(&self) -> Option<Arc<Core>> {
+        self.owner.get().and_then(Weak::upgrade)
+    }
+
+    /// Writes `<#Thread: ponger [7]>`: tag, name and id.
     pub(crate) fn fmt_debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<#{}: {} [{}]>", self.kind, self.name, self.id)
+        write!(f, "<#{}: {} [{}]>", self.tag, self.name, self.id)
     }
 
     /// How many `Pid`s to this process exist.
@@ -155,6 +175,12 @@ impl Core {
     }
 }
 
+/// A number no other process of this program has.
+pub(crate) fn next_id() -> u64 {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 impl Pid {
     /// A new handle to `core`.
     pub(crate) fn from_core(core: Arc<Core>) -> Pid {
@@ -181,8 +207,8 @@ impl Pid {
     #[allow(clippy::result_large_err)]
     pub fn send(&self, message: impl IntoMessage) -> Result<(), SendError<Message>> {
         let message = message.into_message();
-        if let Some(remote) = self.core.remote.get() {
-            return remote.send(&self.core, message);
+        if let Some(route) = self.core.route.get() {
+            return route.send(&self.core, message);
         }
         self.core
             .mailbox
@@ -209,8 +235,8 @@ impl Pid {
     /// before; for a process of another OS process, on the connection, in
     /// order with the messages sent to it.
     pub(crate) fn stop(&self, exit: Exit) {
-        if let Some(remote) = self.core.remote.get() {
-            return remote.terminate(&self.core, &exit);
+        if let Some(route) = self.core.route.get() {
+            return route.stop(&self.core, &exit);
         }
         // A closed mailbox means the process has already ended.
         let _ = self.core.mailbox.push(Envelope::Terminate(exit));
@@ -342,25 +368,25 @@ impl fmt::Debug for Pid {
     }
 }
 
-/// Who a process is, without a handle to it: its id, name and kind. Equal
+/// Who a process is, without a handle to it: its id, name and tag. Equal
 /// to the process's [`Pid`]; prints like it. Keeping one keeps nothing of
 /// the process alive, so exit values that name processes (a chain of
 /// [`LinkedExit`](crate::LinkedExit)s) never hold a chain of processes.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProcessId {
     id: u64,
-    kind: &'static str,
+    tag: Cow<'static, str>,
     name: String,
-    /// For a process of another OS process: that OS process's pid and the
-    /// process's id there.
-    home: Option<(u32, u64)>,
+    /// For a process of another program: that program, and the process's
+    /// id there.
+    home: Option<Home>,
 }
 
 impl ProcessId {
-    pub(crate) fn new(id: u64, kind: &'static str, name: String) -> ProcessId {
+    pub(crate) fn new(id: u64, tag: impl Into<Cow<'static, str>>, name: String) -> ProcessId {
         ProcessId {
             id,
-            kind,
+            tag: tag.into(),
             name,
             home: None,
         }
@@ -370,30 +396,28 @@ impl ProcessId {
     pub(crate) fn of_core(core: &Core) -> ProcessId {
         ProcessId {
             id: core.id,
-            kind: core.kind,
+            tag: core.tag.clone(),
             name: core.name.clone(),
-            home: core.remote.get().map(|remote| remote.home()),
+            home: core.route.get().map(|route| route.home()),
         }
     }
 
-    /// This identity, for a process that runs in the OS process `node`
-    /// with id `id` there.
-    pub(crate) fn at_home(self, node: u32, id: u64) -> ProcessId {
+    /// This identity, for a process that runs at `home`.
+    pub(crate) fn at_home(self, home: Home) -> ProcessId {
         ProcessId {
-            home: Some((node, id)),
+            home: Some(home),
             ..self
         }
     }
 
-    /// For a process of another OS process: that OS process's pid and the
-    /// process's id there.
-    pub(crate) fn home(&self) -> Option<(u32, u64)> {
+    /// For a process of another program: where it runs.
+    pub(crate) fn home(&self) -> Option<Home> {
         self.home
     }
 
-    /// The kind's name, as the `Pid` prints it.
-    pub(crate) fn kind(&self) -> &'static str {
-        self.kind
+    /// What the process's `Pid` prints before its name.
+    pub(crate) fn tag(&self) -> &str {
+        &self.tag
     }
 
     /// The process's id, as [`Pid::id`].
@@ -435,7 +459,7 @@ impl fmt::Display for ProcessId {
 impl fmt::Debug for ProcessId {
     /// `<#Thread: ponger [7]>`, as the process's `Pid` prints.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<#{}: {} [{}]>", self.kind, self.name, self.id)
+        write!(f, "<#{}: {} [{}]>", self.tag, self.name, self.id)
     }
 }
 
@@ -517,23 +541,29 @@ pub enum SendFailure {
         element: u32,
     },
     /// The process runs in another OS process and the message's element at
-    /// this index nests tuples, lists and maps deeper than
-    /// [`MAX_DEPTH`](crate::os_process::MAX_DEPTH) levels.
+    /// this index nests tuples, lists and maps deeper than the
+    /// [`MAX_DEPTH`](crate::os_process::MAX_DEPTH) levels a message can
+    /// cross with.
     #[error(
-        "cannot send to an OS process: message element {element} nests tuples, lists and maps deeper than {MAX_DEPTH} levels"
+        "cannot send to an OS process: message element {element} nests tuples, lists and maps deeper than {most} levels"
     )]
     TooDeep {
         /// The index of the element, from 0.
         element: u32,
+        /// The most levels a message can cross with.
+        most: u32,
     },
     /// The process runs in another OS process and the message encodes to
-    /// more than [`MAX_FRAME`](crate::os_process::MAX_FRAME) bytes.
+    /// more than the [`MAX_FRAME`](crate::os_process::MAX_FRAME) bytes a
+    /// frame carries.
     #[error(
-        "cannot send to an OS process: the message encodes to {bytes} bytes, more than the {MAX_FRAME} a frame carries"
+        "cannot send to an OS process: the message encodes to {bytes} bytes, more than the {most} a frame carries"
     )]
     TooLarge {
         /// How many bytes the message encodes to.
         bytes: u64,
+        /// The most a frame carries.
+        most: u64,
     },
 }
 

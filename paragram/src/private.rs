@@ -141,6 +141,6 @@ pub fn typed<A>(elems: Vec<Elem>) -> TypedPattern<A> {
 
 /// Marks the calling thread as running the test `name` of `module_path`
 /// until the guard is dropped: what `#[paragram::test]` starts a test with.
-pub fn os_test(module_path: &str, name: &str) -> crate::kind::os_process::TestThread {
-    crate::kind::os_process::TestThread::enter(module_path, name)
+pub fn os_test(module_path: &str, name: &str) -> impl Drop + use<> {
+    crate::kind::os_test(module_path, name)
 }

@@ -95,12 +95,3 @@ where
         Spawn::process(FnProcess { start: Some(self) })
     }
 }
-
-/// A process with no receivers: a placeholder while a `Spawn` is rebuilt.
-pub(crate) struct Noop;
-
-impl Process for Noop {
-    fn handle(&mut self, _ctx: &mut Ctx, message: Message) -> Handled {
-        Handled::Unmatched(message)
-    }
-}

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use thiserror::Error;
 
 use crate::ctx::Ctx;
+use crate::driver::Kind;
 use crate::pattern::{FromBindings, IntoPattern, PatternError};
 use crate::pid::Pid;
 use crate::process::Outcome;
@@ -58,10 +59,11 @@ impl Root {
 
     /// Starts a new, independent root process, or says why it cannot.
     pub fn try_new() -> Result<Root, SpawnError> {
-        crate::kind::os_process::refuse_without_hook();
         let spawn = Spawn::new(|_: &mut Ctx| {}).name(ROOT_NAME);
         let pid = spawn::spawn(spawn, None, None)?;
-        crate::kind::os_process::adopt_test_root(pid.core());
+        for kind in Kind::ALL {
+            kind.driver().root_made(pid.core());
+        }
         Ok(Root { pid })
     }
 

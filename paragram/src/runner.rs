@@ -64,25 +64,44 @@ pub(crate) enum Step {
     Exit(Exit),
 }
 
+/// What a process reports to its driver after running what was ready.
+pub(crate) enum Progress {
+    /// Nothing more is queued: it waits for its mailbox to wake it.
+    Idle,
+    /// It used its budget; more may be queued.
+    Yielded,
+    /// It has ended; its exit steps are [`Runner::finish`]'s to run.
+    Exited(Exit),
+}
+
 /// One process: its logic, its context and its inbox.
 pub(crate) struct Runner {
     ctx: Ctx,
     inbox: Inbox<Envelope>,
     process: Box<dyn Process>,
+    /// Whether the start-up code has run.
+    started: bool,
 }
 
 impl Runner {
-    pub(crate) fn new(ctx: Ctx, inbox: Inbox<Envelope>, process: Box<dyn Process>) -> Runner {
-        Runner {
-            ctx,
+    /// The runner of a new process, `process` named `name`, not yet
+    /// started, and its core (made here: the only place a process's core
+    /// is made, proxies' aside).
+    pub(crate) fn launch(
+        id: u64,
+        name: String,
+        tag: &'static str,
+        process: Box<dyn Process>,
+        owner: Option<&Arc<Core>>,
+    ) -> (Runner, Arc<Core>) {
+        let (core, inbox) = Core::new(id, name, tag, owner);
+        let runner = Runner {
+            ctx: Ctx::new(core.clone()),
             inbox,
             process,
-        }
-    }
-
-    /// The process's name.
-    pub(crate) fn name(&self) -> &str {
-        &self.ctx.core().name
+            started: false,
+        };
+        (runner, core)
     }
 
     /// The state the process shares with its handles.
@@ -90,31 +109,42 @@ impl Runner {
         self.ctx.core()
     }
 
-    /// Runs the process from start-up to its last exit step, on the
-    /// thread that calls it.
-    pub(crate) fn run(mut self) {
+    /// Runs what is ready, start-up code first: up to `budget` envelopes,
+    /// then reports whether the process is idle, has more to do, or has
+    /// ended. User code runs inside a guard; were anything else to panic,
+    /// the process still ends, and its links and waiters hear of it.
+    pub(crate) fn run_ready(&mut self, budget: usize) -> Progress {
         let _current = Current::enter(self.core().id);
-        // User code runs inside `guard`; were anything else to panic, the
-        // process would still end, and its links and waiters hear of it.
-        let exit =
-            catch_unwind(AssertUnwindSafe(|| self.run_until_exit())).unwrap_or_else(|payload| {
-                let exit = Exit::with_error(Panicked::from_payload(&*payload));
-                text::forget_quietly(payload);
-                exit
-            });
-        self.finish(exit);
+        catch_unwind(AssertUnwindSafe(|| self.run_batch(budget))).unwrap_or_else(|payload| {
+            let exit = Exit::with_error(Panicked::from_payload(&*payload));
+            text::forget_quietly(payload);
+            Progress::Exited(exit)
+        })
     }
 
-    fn run_until_exit(&mut self) -> Exit {
-        if let Step::Exit(exit) = self.start() {
-            return exit;
-        }
-        loop {
-            let envelope = self.inbox.recv(&self.ctx.core().mailbox);
-            if let Step::Exit(exit) = self.handle(envelope) {
-                return exit;
+    fn run_batch(&mut self, budget: usize) -> Progress {
+        if !self.started {
+            self.started = true;
+            if let Step::Exit(exit) = self.start() {
+                return Progress::Exited(exit);
             }
         }
+        for _ in 0..budget {
+            let Some(envelope) = self.inbox.try_recv(&self.ctx.core().mailbox) else {
+                return Progress::Idle;
+            };
+            if let Step::Exit(exit) = self.handle(envelope) {
+                return Progress::Exited(exit);
+            }
+        }
+        Progress::Yielded
+    }
+
+    /// Waits, as a thread waits, until something is queued: a short spin,
+    /// a few yields, then parked until a send wakes the thread.
+    pub(crate) fn wait(&mut self) {
+        let Runner { ctx, inbox, .. } = self;
+        inbox.wait(&ctx.core().mailbox);
     }
 
     /// Runs the start-up code.
@@ -213,23 +243,38 @@ impl Runner {
         })
     }
 
-    /// The exit steps, in order: record the exit value; drop every queued
-    /// message exactly once; notify links; wake everyone waiting.
+    /// Runs the exit steps for `exit`: see [`exit_steps`].
     pub(crate) fn finish(self, exit: Exit) {
         let Runner {
             ctx,
-            mut inbox,
+            inbox,
             process,
+            ..
         } = self;
         let core: Arc<Core> = ctx.core().clone();
-        core.record_exit(exit);
-        core.mailbox.close(&mut inbox);
-        quietly_drop(process);
-        quietly_drop(ctx);
-        drop(inbox);
-        link::notify_exit(&core);
-        core.finish();
+        exit_steps(&core, exit, inbox, move || {
+            quietly_drop(process);
+            quietly_drop(ctx);
+        });
     }
+}
+
+/// The exit steps, the only place they are written, whatever runs the
+/// process or stands for it, in order: record the exit value; drop every
+/// queued message exactly once; drop what the process held (`drop_own`);
+/// notify links; wake everyone waiting.
+pub(crate) fn exit_steps(
+    core: &Arc<Core>,
+    exit: Exit,
+    mut inbox: Inbox<Envelope>,
+    drop_own: impl FnOnce(),
+) {
+    core.record_exit(exit);
+    core.mailbox.close(&mut inbox);
+    drop(inbox);
+    drop_own();
+    link::notify_exit(core);
+    core.finish();
 }
 
 /// Runs user code, turning a panic into the exit it causes. The panic's

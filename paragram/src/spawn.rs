@@ -1,21 +1,15 @@
 //! Spawning: what to run and how, and the errors a spawn can return.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use crate::ctx::Ctx;
-use crate::kind::{self, Kind, os_process};
+use crate::driver::{Kind, Launch, Serialized};
 use crate::link;
-use crate::mailbox::mailbox;
-use crate::pid::{Core, Pid};
+use crate::pid::{Core, Pid, next_id};
 use crate::process::{FnProcess, Outcome, Process};
-use crate::runner::{Runner, quietly_drop};
-use crate::wire::{decode_state, encode_state};
 
 /// A process to spawn, with its options.
 ///
@@ -35,8 +29,8 @@ pub struct Spawn {
     pub(crate) stack_size: Option<usize>,
     /// How long an OS process has to end once told to, before it is killed.
     pub(crate) shutdown: Duration,
-    /// The serialized form, for the OS-process kind.
-    pub(crate) os: Option<OsInit>,
+    /// The serialized form, for a kind that runs the process elsewhere.
+    pub(crate) serialized: Option<Serialized>,
 }
 
 impl Spawn {
@@ -75,88 +69,7 @@ impl Spawn {
             kind: Kind::default(),
             stack_size: None,
             shutdown: DEFAULT_SHUTDOWN,
-            os: None,
-        }
-    }
-
-    /// A process that runs in a child OS process ([`Kind::OsProcess`]): its
-    /// state is serialized now and rebuilt in the child, which must register
-    /// the type in [`os_process::hook`](crate::os_process::hook). `.kind(..)`
-    /// can still choose another kind.
-    ///
-    /// The state crosses encoded with postcard, which cannot decode what
-    /// needs serde's `deserialize_any` (untagged and internally tagged
-    /// enums, `#[serde(flatten)]`): a state that does not decode from its
-    /// own encoding is refused at `spawn` with [`SpawnError::Serialize`],
-    /// naming the type.
-    pub fn os_process<P>(process: P) -> Spawn
-    where
-        P: Process + Serialize + DeserializeOwned,
-    {
-        let os = OsInit::new(std::any::type_name::<P>(), serialize(&process));
-        Spawn {
-            kind: Kind::OsProcess,
-            os: Some(os),
-            ..Spawn::process(process)
-        }
-    }
-
-    /// A process that runs in a child OS process ([`Kind::OsProcess`]) from
-    /// a function: `start(ctx, arg)` is its start-up code, as a closure's
-    /// is for a process of the thread kind. `arg` (the state a closure
-    /// would capture) is serialized now and rebuilt in the child, which
-    /// must register the function with
-    /// [`Registry::register_fn`](crate::os_process::Registry::register_fn).
-    /// `.kind(..)` can still choose another kind.
-    ///
-    /// `start` must be a named function: the child finds it by its path.
-    /// A closure that captures state is refused at compile time (its state
-    /// would be left behind), and one that captures nothing at `spawn`
-    /// with [`SpawnError::Serialize`] (closures have no name the child can
-    /// tell apart; nor has a function defined inside a closure).
-    ///
-    /// ```no_run
-    /// use paragram::{Ctx, PatternError, Root, Spawn, pattern};
-    ///
-    /// fn adder(ctx: &mut Ctx, base: i64) -> Result<(), PatternError> {
-    ///     ctx.receive(pattern!(i64), move |_, (n,): (i64,)| println!("{}", base + n))
-    /// }
-    ///
-    /// fn main() {
-    ///     paragram::os_process::hook(|r| {
-    ///         r.register_fn(adder);
-    ///     });
-    ///     let root = Root::new();
-    ///     let pid = root.spawn(Spawn::os_process_fn(adder, 40)).unwrap();
-    ///     pid.send(2i64).unwrap();
-    /// }
-    /// ```
-    pub fn os_process_fn<F, A, R>(start: F, arg: A) -> Spawn
-    where
-        F: Fn(&mut Ctx, A) -> R + Send + 'static,
-        A: Serialize + DeserializeOwned + Send + 'static,
-        R: Outcome,
-    {
-        const {
-            assert!(
-                std::mem::size_of::<F>() == 0,
-                "`Spawn::os_process_fn` takes a named function: a closure's captured state \
-                 cannot cross to the child (pass it as the argument)"
-            );
-        }
-        let type_name = std::any::type_name::<F>();
-        let state = if type_name.contains("{{closure}}") {
-            Err(format!(
-                "`{type_name}` is a closure, which the child cannot find by name: \
-                 spawn a named function"
-            ))
-        } else {
-            serialize(&arg)
-        };
-        Spawn {
-            kind: Kind::OsProcess,
-            os: Some(OsInit::new(type_name, state)),
-            ..Spawn::process(FnProcess::new(move |ctx: &mut Ctx| start(ctx, arg)))
+            serialized: None,
         }
     }
 
@@ -205,25 +118,6 @@ pub const DEFAULT_SHUTDOWN: Duration = Duration::from_secs(5);
 /// and for printing; a longer one is refused at `spawn`, which keeps every
 /// exit text and every frame that names a process small.
 pub const MAX_NAME: usize = 4096;
-
-/// `value`'s state as it crosses to a child OS process, with the `Pid`s it
-/// names, checked to decode back into a `T` there.
-fn serialize<T: Serialize + DeserializeOwned>(value: &T) -> Result<(Vec<u8>, Vec<Pid>), String> {
-    let type_name = std::any::type_name::<T>();
-    let (bytes, pids) = encode_state(value).map_err(|e| format!("`{type_name}`: {e}"))?;
-    match decode_state::<T>(&bytes, pids.clone()) {
-        Ok(copy) => {
-            quietly_drop(copy);
-            Ok((bytes, pids))
-        }
-        Err(error) => Err(format!(
-            "`{type_name}` does not decode from its own encoding ({error}): the state \
-             crosses to the child encoded with postcard, which cannot decode types that \
-             need `deserialize_any`, such as untagged or internally tagged enums and \
-             `#[serde(flatten)]`"
-        )),
-    }
-}
 
 /// Anything that can be spawned: a [`Spawn`], a start-up closure
 /// `FnOnce(&mut Ctx)`, or a struct with `#[derive(Process)]`.
@@ -303,37 +197,9 @@ fn not_registered(type_name: &str, hooked: bool) -> String {
     }
 }
 
-/// A process's serialized form: its registered type name, and its state
-/// with the `Pid`s it names.
-pub(crate) struct OsInit {
-    pub(crate) type_name: &'static str,
-    pub(crate) state: Result<Vec<u8>, String>,
-    pub(crate) pids: Vec<Pid>,
-}
-
-impl OsInit {
-    fn new(type_name: &'static str, state: Result<(Vec<u8>, Vec<Pid>), String>) -> OsInit {
-        let (state, pids) = match state {
-            Ok((bytes, pids)) => (Ok(bytes), pids),
-            Err(error) => (Err(error), Vec::new()),
-        };
-        OsInit {
-            type_name,
-            state,
-            pids,
-        }
-    }
-}
-
-/// A number no other process of this program has.
-pub(crate) fn next_id() -> u64 {
-    NEXT_ID.fetch_add(1, Ordering::Relaxed)
-}
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
 /// Spawns `spawn` from `spawner` (`None`: a root), linked both ways to
-/// `parent` if given.
+/// `parent` if given: what every kind's spawn has in common, before its
+/// driver starts the process.
 pub(crate) fn spawn(
     spawn: Spawn,
     parent: Option<&Arc<Core>>,
@@ -346,7 +212,7 @@ pub(crate) fn spawn(
         kind,
         stack_size,
         shutdown,
-        os,
+        serialized,
     } = spawn;
     if let Some(name) = &name
         && name.len() > MAX_NAME
@@ -361,40 +227,27 @@ pub(crate) fn spawn(
     let id = next_id();
     let name = name.unwrap_or_else(|| format!("{}-{id}", kind.name()));
     // The root a process belongs to: its spawner's, or the spawner itself.
-    let owner = spawner.map(|s| s.owner.get().cloned().unwrap_or_else(|| Arc::downgrade(s)));
-    if kind == Kind::OsProcess {
-        // It runs from its serialized form; this copy's `Drop` is user code.
-        quietly_drop(process);
-        let os = os.ok_or(SpawnError::NotSerializable)?;
-        let pid = os_process::spawn(os, name, owner.and_then(|o| o.upgrade()), shutdown)?;
-        if let Some(parent) = parent {
-            link::link(parent, pid.core());
+    let owner = spawner.map(|s| s.owner().unwrap_or_else(|| s.clone()));
+    let parent = parent.cloned();
+    let link = move |core: &Arc<Core>| {
+        if let Some(parent) = &parent
+            && !link::link_new(parent, core)
+        {
+            return Err(SpawnError::RootEnded);
         }
         for watcher in &link_to {
-            link::watch_mirrored(pid.core(), watcher.core());
+            link::watch_mirrored(core, watcher.core());
         }
-        return Ok(pid);
-    }
-    let (mailbox, inbox) = mailbox();
-    let core = Arc::new(Core::new(id, name, kind.name(), mailbox));
-    if let Some(owner) = owner {
-        let _ = core.owner.set(owner);
-    }
-    if let Some(parent) = parent
-        && !link::link_new(parent, &core)
-    {
-        return Err(SpawnError::RootEnded);
-    }
-    for watcher in &link_to {
-        link::watch_mirrored(&core, watcher.core());
-    }
-    let pid = Pid::from_core(core.clone());
-    let runner = Runner::new(Ctx::new(core.clone()), inbox, process);
-    match kind::start(kind, runner, stack_size) {
-        Ok(()) => Ok(pid),
-        Err(error) => {
-            link::detach(&core);
-            Err(error)
-        }
-    }
+        Ok(())
+    };
+    kind.driver().start(Launch {
+        id,
+        name,
+        process,
+        owner,
+        stack_size,
+        shutdown,
+        serialized,
+        link: Box::new(link),
+    })
 }

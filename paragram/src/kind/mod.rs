@@ -1,46 +1,48 @@
-//! Kinds: what drives a process. The process logic is the same whatever
-//! the kind; a kind only starts the runner and feeds it its mailbox.
+//! Kinds: what runs a process, and where it lives. Each kind is a leaf
+//! under this module that knows no other kind: a [`Driver`] that starts
+//! processes (and, for a kind that runs them elsewhere, a route that
+//! reaches them). This is the one place that lists them; adding a kind is
+//! its file and its line here.
+//!
+//! [`Driver`]: crate::driver::Driver
 
 pub(crate) mod os_process;
 mod thread;
 
-use crate::runner::Runner;
-use crate::spawn::SpawnError;
+use crate::driver::Kind;
 
-pub use thread::thread_limit;
+pub use os_process::Registry;
 
-/// What runs a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Kind {
+impl Kind {
     /// One OS thread per process, named after the process.
-    #[default]
-    Thread,
+    pub const THREAD: Kind = Kind::of(&thread::PerThread);
+
     /// A child OS process running this same program, for isolation from
     /// crashes, aborts and global state; spawn with
     /// [`Spawn::os_process`](crate::Spawn::os_process).
-    OsProcess,
+    pub const OS_PROCESS: Kind = Kind::of(&os_process::OsProcess);
+
+    /// Every kind.
+    pub(crate) const ALL: [Kind; 2] = [Kind::THREAD, Kind::OS_PROCESS];
 }
 
-impl Kind {
-    /// The kind's name, used in default process names and `Debug` output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Thread => "Thread",
-            Kind::OsProcess => "OsProcess",
-        }
+impl Default for Kind {
+    /// [`Kind::THREAD`].
+    fn default() -> Kind {
+        Kind::THREAD
     }
 }
 
-/// Starts `runner` under `kind`.
-pub(crate) fn start(
-    kind: Kind,
-    runner: Runner,
-    stack_size: Option<usize>,
-) -> Result<(), SpawnError> {
-    match kind {
-        Kind::Thread => thread::start(runner, stack_size),
-        // Spawned by `os_process::spawn`, never through a runner here.
-        Kind::OsProcess => Err(SpawnError::NotSerializable),
-    }
+/// The hook that makes this program able to run OS-process children; see
+/// [`os_process::hook`](crate::os_process::hook). A child's own process
+/// runs on the thread kind.
+pub fn hook(register: impl FnOnce(&mut os_process::Registry)) {
+    os_process::hook(register, Kind::THREAD);
+}
+
+/// Marks the calling thread as running the test `name` of `module_path`
+/// until the guard is dropped: OS processes spawned from it are the test
+/// binary run on that test.
+pub(crate) fn os_test(module_path: &str, name: &str) -> os_process::TestThread {
+    os_process::TestThread::enter(module_path, name)
 }

@@ -100,8 +100,10 @@ impl Term {
         Term::Map(entries.into_iter().collect())
     }
 
-    /// The name of this term's kind, as used in error messages.
-    pub fn kind(&self) -> &'static str {
+    /// The name of this term's type, as used in error messages: `integer`,
+    /// `string`, `list`... (`opaque` for an opaque value, whose Rust type
+    /// [`OpaqueValue::type_name`] gives).
+    pub fn type_name(&self) -> &'static str {
         match self {
             Term::Bool(_) => "bool",
             Term::Int(_) => "integer",

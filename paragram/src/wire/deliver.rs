@@ -215,7 +215,10 @@ pub(crate) fn encode_deliver<'t>(
         // The common message, of scalars only: one pass to measure, one to
         // write, no walk.
         let body = 1 + varint_len(u128::from(to)) + varint_len(terms.len() as u128) + bytes;
-        let prefix = frame_prefix(body).ok_or(SendFailure::TooLarge { bytes: body as u64 })?;
+        let prefix = frame_prefix(body).ok_or(SendFailure::TooLarge {
+            bytes: body as u64,
+            most: MAX_FRAME as u64,
+        })?;
         out.reserve(4 + body);
         out.extend_from_slice(&prefix);
         out.push(DELIVER);
@@ -228,7 +231,10 @@ pub(crate) fn encode_deliver<'t>(
     }
     let plan = Plan::of(terms, name)?;
     let body = 1 + varint_len(u128::from(to)) + varint_len(plan.count as u128) + plan.bytes;
-    let prefix = frame_prefix(body).ok_or(SendFailure::TooLarge { bytes: body as u64 })?;
+    let prefix = frame_prefix(body).ok_or(SendFailure::TooLarge {
+        bytes: body as u64,
+        most: MAX_FRAME as u64,
+    })?;
     out.reserve(4 + body);
     out.extend_from_slice(&prefix);
     out.push(DELIVER);
@@ -278,7 +284,10 @@ impl<'t> Plan<'t> {
                 plan.bytes += match term {
                     Term::Opaque(_) => return Err(SendFailure::Unserializable { element }),
                     Term::Tuple(_) | Term::List(_) | Term::Map(_) if depth >= MAX_DEPTH => {
-                        return Err(SendFailure::TooDeep { element });
+                        return Err(SendFailure::TooDeep {
+                            element,
+                            most: MAX_DEPTH as u32,
+                        });
                     }
                     Term::Pid(pid) => {
                         plan.pids.push(pid);

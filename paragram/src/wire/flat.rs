@@ -34,10 +34,10 @@ pub(crate) fn flatten(terms: &[Term], pid: &mut dyn FnMut(&Pid) -> WirePid) -> V
         .collect()
 }
 
-/// A container being rebuilt: its kind, how many terms it still needs,
+/// A container being rebuilt: its shape, how many terms it still needs,
 /// and those it has.
 pub(super) struct Open {
-    kind: Container,
+    shape: Container,
     left: u32,
     items: Vec<Term>,
 }
@@ -88,18 +88,18 @@ impl Builder {
     }
 
     /// Opens a container of `n` terms (pairs, for a map).
-    pub(super) fn open(&mut self, kind: Container, n: u32) -> Result<(), WireError> {
+    pub(super) fn open(&mut self, shape: Container, n: u32) -> Result<(), WireError> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(WireError::Malformed("terms nested too deep".into()));
         }
-        let left = match kind {
+        let left = match shape {
             Container::Map => n
                 .checked_mul(2)
                 .ok_or_else(|| WireError::Malformed("map too long".into()))?,
             _ => n,
         };
         self.stack.push(Open {
-            kind,
+            shape,
             left,
             items: Vec::new(),
         });
@@ -123,7 +123,7 @@ impl Builder {
     fn close_full(&mut self) -> Result<(), WireError> {
         while self.stack.last().is_some_and(|open| open.left == 0) {
             let Some(done) = self.stack.pop() else { break };
-            let term = match done.kind {
+            let term = match done.shape {
                 Container::Tuple => Term::Tuple(done.items.into()),
                 Container::List => Term::List(done.items.into()),
                 Container::Map => Term::Map(pairs(done.items)),

@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::exit::{Exit, LinkedExit, OsProcessError, Panicked, UnhandledMessage};
-use crate::pid::ProcessId;
-use crate::spawn::{SpawnError, next_id};
+use crate::pid::{ProcessId, next_id};
+use crate::route::{Home, NodeId};
+use crate::spawn::SpawnError;
 use crate::text::{self, EXIT_LIMIT, PART_LIMIT};
 
 mod deliver;
@@ -61,24 +62,24 @@ pub enum WireError {
     Proxy(SpawnError),
 }
 
-/// A process handle on the wire: the OS process that owns it (`node`, an
-/// OS pid) and its id there, with its name and kind for printing. `exit`
-/// is set when the process had already ended when it was sent.
+/// A process handle on the wire: the program that runs it (`node`) and its
+/// id there, with its name and tag for printing. `exit` is set when the
+/// process had already ended when it was sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WirePid {
-    /// The OS pid of the program the process runs in.
-    pub node: u32,
+    /// The program the process runs in.
+    pub node: u64,
     /// The process's id in that program (0: the OS process's own process).
     pub id: u64,
     /// The process's name.
     pub name: String,
-    /// The process's kind name.
-    pub kind: String,
+    /// What the process's `Pid` prints before its name.
+    pub tag: String,
     /// The exit value, if the process had ended.
     pub exit: Option<WireExit>,
 }
 
-/// An exit value on the wire: the error's kind and text, and for a
+/// An exit value on the wire: the error's type and text, and for a
 /// linked exit its peer and root cause, so that a cascade through OS
 /// processes passes the root cause on flat, as it does between threads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,16 +161,16 @@ impl WireOsError {
     }
 }
 
-/// A process named in an exit value: the OS process it runs in (`node`,
-/// an OS pid), its id there, its kind's name and its name.
+/// A process named in an exit value: the program it runs in (`node`), its
+/// id there, its tag and its name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WireProcess {
-    /// The OS pid of the program the process runs in.
-    pub node: u32,
+    /// The program the process runs in.
+    pub node: u64,
     /// The process's id in that program.
     pub id: u64,
-    /// The process's kind name.
-    pub kind: String,
+    /// What the process's `Pid` prints before its name.
+    pub tag: String,
     /// The process's name.
     pub name: String,
 }
@@ -179,11 +180,14 @@ impl WireExit {
     /// process of this program.
     pub fn from_exit(exit: &Exit) -> WireExit {
         WireExit::from_exit_naming(exit, &mut |peer| {
-            let (node, id) = peer.home().unwrap_or((std::process::id(), peer.id()));
+            let home = peer.home().unwrap_or(Home {
+                node: NodeId::here(),
+                id: peer.id(),
+            });
             WireProcess {
-                node,
-                id,
-                kind: peer.kind().to_owned(),
+                node: home.node.0,
+                id: home.id,
+                tag: peer.tag().to_owned(),
                 name: peer.name().to_owned(),
             }
         })
@@ -207,9 +211,7 @@ impl WireExit {
     /// [`RemoteError`]s. A linked exit's peer gets an id of its own here,
     /// equal to no process of this program.
     pub fn into_exit(self) -> Exit {
-        self.into_exit_naming(&mut |peer| {
-            ProcessId::new(next_id(), kind_name(&peer.kind), peer.name)
-        })
+        self.into_exit_naming(&mut |peer| ProcessId::new(next_id(), peer.tag, peer.name))
     }
 
     /// The exit value this stands for, a linked exit's peer named with
@@ -278,16 +280,6 @@ impl From<WireCause> for WireExit {
             WireCause::Error(message) => WireExit::Error(message),
             WireCause::OsProcess(error) => WireExit::OsProcess(error),
         }
-    }
-}
-
-/// The kind name a process of another program prints with: its own, if it
-/// is one this program knows.
-pub(crate) fn kind_name(kind: &str) -> &'static str {
-    match kind {
-        "Thread" => "Thread",
-        "OsProcess" => "OsProcess",
-        _ => "Remote",
     }
 }
 

@@ -79,7 +79,7 @@ fn direct_encoding_is_the_flattened_frame_and_decodes_back() {
         node: 1,
         id: pid.id(),
         name: pid.name().into(),
-        kind: "Thread".into(),
+        tag: "Thread".into(),
         exit: None,
     };
     let terms = vec![
@@ -212,7 +212,7 @@ fn hand_decoder_reads_what_serde_writes() {
         node: 77,
         id: u64::MAX,
         name: "p".into(),
-        kind: "Thread".into(),
+        tag: "Thread".into(),
         exit: Some(WireExit::Panicked("boom".into())),
     };
     let nodes = vec![
@@ -393,7 +393,7 @@ fn scalar_messages_encode_as_the_reference_does() {
     let refused = encode_deliver(9, &huge, &mut |_| unreachable!(), &mut out);
     assert!(matches!(
         refused,
-        Err(crate::pid::SendFailure::TooLarge { bytes }) if bytes > MAX_FRAME as u64
+        Err(crate::pid::SendFailure::TooLarge { bytes, .. }) if bytes > MAX_FRAME as u64
     ));
     assert!(out.is_empty(), "nothing is written for a refused message");
 }

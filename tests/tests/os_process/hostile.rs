@@ -130,7 +130,11 @@ fn too_deep_or_too_large_is_refused_at_send() -> Result<(), Failed> {
             .send(("echo", &collector, deep(depth)))
             .expect_err("too deep to cross");
         check(
-            refused.reason() == SendFailure::TooDeep { element: 2 },
+            refused.reason()
+                == SendFailure::TooDeep {
+                    element: 2,
+                    most: MAX_DEPTH as u32,
+                },
             format!("{depth}: {refused}"),
         )?;
         let back = refused.into_inner().into_terms();
@@ -141,7 +145,7 @@ fn too_deep_or_too_large_is_refused_at_send() -> Result<(), Failed> {
         .send(("echo", &collector, big))
         .expect_err("too large");
     check(
-        matches!(refused.reason(), SendFailure::TooLarge { bytes } if bytes > MAX_FRAME as u64),
+        matches!(refused.reason(), SendFailure::TooLarge { bytes, .. } if bytes > MAX_FRAME as u64),
         refused.to_string(),
     )?;
     super::figure(format_args!("refused: {refused}"));
@@ -539,7 +543,13 @@ fn any_term_crosses_whole_or_is_handed_back() -> Result<(), Failed> {
                     prop_assert!(back == copy, "{} came back as {}", copy, back);
                 }
                 Err(refused) => {
-                    prop_assert_eq!(refused.reason(), SendFailure::TooDeep { element: 2 });
+                    prop_assert_eq!(
+                        refused.reason(),
+                        SendFailure::TooDeep {
+                            element: 2,
+                            most: MAX_DEPTH as u32
+                        }
+                    );
                     prop_assert!(copy.depth() > MAX_DEPTH);
                     let back = refused.into_inner().into_terms();
                     prop_assert!(back[2] == copy);

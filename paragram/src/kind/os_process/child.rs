@@ -16,11 +16,12 @@ use super::CHILD_ENV;
 use super::conn::{ChildEnd, Conn, Side};
 use super::reap;
 use crate::ctx::Ctx;
-use crate::kind::thread::Slot;
-use crate::pid::Pid;
-use crate::pid::lock;
+use crate::driver::{Kind, Launch};
+use crate::pid::{Pid, lock, next_id};
 use crate::process::{FnProcess, Outcome, Process};
-use crate::spawn::{self, Spawn, SpawnError};
+use crate::route::NodeId;
+use crate::spawn::{DEFAULT_SHUTDOWN, SpawnError};
+use crate::threads::{self, Slot};
 use crate::wire::{Frame, WireExit, decode_state, encode_frame, read_frame};
 
 /// Builds a registered process from its state and the `Pid`s it names.
@@ -107,7 +108,7 @@ impl Registry {
 ///     // ... the program as usual
 /// }
 /// ```
-pub fn hook(register: impl FnOnce(&mut Registry)) {
+pub(crate) fn hook(register: impl FnOnce(&mut Registry), local: Kind) {
     let mut registry = Registry::default();
     register(&mut registry);
     lock(&REGISTERED).extend(registry.types.keys());
@@ -115,7 +116,7 @@ pub fn hook(register: impl FnOnce(&mut Registry)) {
     if std::env::var_os(CHILD_ENV).is_none() {
         return;
     }
-    std::process::exit(run(&registry));
+    std::process::exit(run(&registry, local));
 }
 
 /// The names of every process type and function the hook registered: what
@@ -162,8 +163,8 @@ mod code {
     pub const BAD_FRAMES: i32 = 2;
 }
 
-/// Runs the child: its exit code.
-fn run(registry: &Registry) -> i32 {
+/// Runs the child, its own process of the kind `local`: its exit code.
+fn run(registry: &Registry, local: Kind) -> i32 {
     let socket = match parent_connection() {
         Ok(socket) => socket,
         Err(why) => {
@@ -206,8 +207,8 @@ fn run(registry: &Registry) -> i32 {
     let conn = Slot::take().and_then(|slot| {
         Conn::new(
             Side::Child,
-            std::process::id(),
-            std::os::unix::process::parent_id(),
+            NodeId::here(),
+            NodeId(u64::from(std::os::unix::process::parent_id())),
             socket,
             slot,
         )
@@ -236,12 +237,17 @@ fn run(registry: &Registry) -> i32 {
     };
     let (done, ended) = mpsc::channel();
     conn.set_done(done);
-    let spawn = Spawn {
+    let launch = Launch {
+        id: next_id(),
+        name,
         process,
-        name: Some(name),
-        ..Spawn::process(crate::process::Noop)
+        owner: None,
+        stack_size: None,
+        shutdown: DEFAULT_SHUTDOWN,
+        serialized: None,
+        link: Box::new(|_| Ok(())),
     };
-    match spawn::spawn(spawn, None, None) {
+    match local.driver().start(launch) {
         Ok(pid) => conn.set_main(pid),
         Err(error) => return fail_conn(error),
     }
@@ -250,13 +256,9 @@ fn run(registry: &Registry) -> i32 {
         Ok(slot) => slot,
         Err(error) => return fail_conn(error),
     };
-    if let Err(error) = std::thread::Builder::new()
-        .name("os-reader".into())
-        .spawn(move || {
-            let _slot = slot;
-            reader.run_child(shutdown);
-        })
-    {
+    if let Err(error) = threads::start("os-reader".into(), None, slot, move |_slot| {
+        reader.run_child(shutdown);
+    }) {
         return fail_conn(error);
     }
     match ended.recv() {

@@ -3,6 +3,7 @@
 //! processes (imports), the proxy drivers, and the reader that turns frames
 //! into local sends, links and ends.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
@@ -12,20 +13,21 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::Remote;
 use super::out::{Duty, Out, become_reader, become_watcher, with_scratch};
 use super::reap::Started;
+use super::{Proxy, proxy_of};
 use crate::exit::{Exit, OsProcessError};
-use crate::kind::thread::{Slot, thread_name};
 use crate::link;
-use crate::mailbox::{Inbox, mailbox};
-use crate::pid::{Core, Pid, ProcessId, SendFailure, lock};
-use crate::runner::Envelope;
-use crate::spawn::{SpawnError, next_id};
+use crate::mailbox::Inbox;
+use crate::pid::{Core, Pid, ProcessId, SendFailure, lock, next_id};
+use crate::route::{Home, NodeId};
+use crate::runner::{Envelope, exit_steps};
+use crate::spawn::SpawnError;
 use crate::term::Term;
+use crate::threads::{self, Slot, thread_name};
 use crate::wire::{
     Frame, FrameReader, Incoming, WireError, WireExit, WirePid, WireProcess, decode_incoming,
-    encode_deliver, encode_frame, kind_name,
+    encode_deliver, encode_frame,
 };
 
 /// Which end of the connection this is.
@@ -42,10 +44,10 @@ const BATCH: usize = 256;
 
 pub(crate) struct Conn {
     side: Side,
-    /// This program's OS pid.
-    node: u32,
-    /// The other side's OS pid.
-    peer: u32,
+    /// This program.
+    node: NodeId,
+    /// The program on the other side.
+    peer: NodeId,
     socket: UnixStream,
     out: Out,
     /// Local processes the peer knows, by their id on the wire; kept for
@@ -90,8 +92,8 @@ impl Conn {
     /// A connection over `socket`; its watcher thread takes `slot`.
     pub(crate) fn new(
         side: Side,
-        node: u32,
-        peer: u32,
+        node: NodeId,
+        peer: NodeId,
         socket: UnixStream,
         slot: Slot,
     ) -> Result<Arc<Conn>, SpawnError> {
@@ -113,21 +115,12 @@ impl Conn {
             closed: AtomicBool::new(false),
             cut: Mutex::new(None),
         });
-        let (mailbox, inbox) = mailbox();
-        let watcher = Arc::new(Core::new(
-            next_id(),
-            "os-watcher".into(),
-            "Watcher",
-            mailbox,
-        ));
+        let (watcher, inbox) = Core::new(next_id(), "os-watcher".into(), "Connection", None);
         let _ = conn.watcher.set(watcher.clone());
         let driver = conn.clone();
-        let handle = std::thread::Builder::new()
-            .name("os-watcher".into())
-            .spawn(move || {
-                let _slot = slot;
-                driver.watch_exports(watcher, inbox);
-            })?;
+        let handle = threads::start("os-watcher".into(), None, slot, move |_slot| {
+            driver.watch_exports(watcher, inbox);
+        })?;
         *lock(&conn.watcher_thread) = Some(handle);
         Ok(conn)
     }
@@ -198,6 +191,38 @@ impl Conn {
         Ok(())
     }
 
+    /// Makes (`add`) or removes the link between the peer's process `id`
+    /// and `other`, on the peer's side.
+    pub(crate) fn mirror_link(&self, id: u64, other: &Arc<Core>, add: bool) {
+        let other = Pid::from_core(other.clone());
+        self.push(|bytes| {
+            let remote = self.wire_pid(&other);
+            let frame = if add {
+                Frame::Link { local: id, remote }
+            } else {
+                Frame::Unlink { local: id, remote }
+            };
+            let encoded = encode_frame(&frame, bytes);
+            debug_assert!(encoded.is_ok(), "a control frame did not encode");
+        });
+    }
+
+    /// Makes `watched` tell the peer's process `id` of its end, on the
+    /// peer's side. (Here, the proxy ignores the notification: a proxy
+    /// tells its process only of the ends of processes it mirrors a link
+    /// or a watch with.)
+    pub(crate) fn mirror_watch(&self, id: u64, watched: &Arc<Core>) {
+        let watched = Pid::from_core(watched.clone());
+        self.push(|bytes| {
+            let frame = Frame::Watch {
+                local: id,
+                remote: self.wire_pid(&watched),
+            };
+            let encoded = encode_frame(&frame, bytes);
+            debug_assert!(encoded.is_ok(), "a control frame did not encode");
+        });
+    }
+
     /// Tells the peer's process `id` to end with `exit`.
     pub(crate) fn terminate(&self, id: u64, exit: &Exit) {
         let exit = self.wire_exit(exit);
@@ -211,20 +236,20 @@ impl Conn {
             // A process of the peer's by its id there; any other (ours, or
             // a third OS process's) by the id of its core or proxy here.
             let (node, id) = match peer.home() {
-                Some((node, id)) if node == self.peer => (node, id),
+                Some(home) if home.node == self.peer => (home.node, home.id),
                 _ => self.wire_process(peer.id()),
             };
             WireProcess {
-                node,
+                node: node.0,
                 id,
-                kind: peer.kind().to_owned(),
+                tag: peer.tag().to_owned(),
                 name: peer.name().to_owned(),
             }
         })
     }
 
     /// How the peer names this side's process with local id `id`.
-    fn wire_process(&self, id: u64) -> (u32, u64) {
+    fn wire_process(&self, id: u64) -> (NodeId, u64) {
         match self.main.get() {
             Some(main) if main.id == id => (self.node, 0),
             _ => (self.node, id),
@@ -237,26 +262,27 @@ impl Conn {
     /// that remembers where the process runs.
     fn local_exit(&self, exit: WireExit) -> Exit {
         exit.into_exit_naming(&mut |peer| {
-            if peer.node == self.node {
+            let node = NodeId(peer.node);
+            if node == self.node {
                 if let Some(pid) = lock(&self.exports).get(&peer.id) {
                     return ProcessId::from(pid);
                 }
                 if let Some(main) = self.main.get().filter(|_| peer.id == 0) {
-                    return ProcessId::new(main.id, main.kind, main.name.clone());
+                    return ProcessId::of_core(main);
                 }
-                return ProcessId::new(peer.id, kind_name(&peer.kind), peer.name);
+                return ProcessId::new(peer.id, peer.tag, peer.name);
             }
-            if peer.node == self.peer
+            if node == self.peer
                 && let Some(core) = lock(&self.imports).get(&peer.id).and_then(Weak::upgrade)
             {
                 return ProcessId::of_core(&core);
             }
-            ProcessId::new(next_id(), kind_name(&peer.kind), peer.name).at_home(peer.node, peer.id)
+            ProcessId::new(next_id(), peer.tag, peer.name).at_home(Home { node, id: peer.id })
         })
     }
 
-    /// The other side's OS pid.
-    pub(crate) fn peer(&self) -> u32 {
+    /// The program on the other side.
+    pub(crate) fn peer(&self) -> NodeId {
         self.peer
     }
 
@@ -297,28 +323,26 @@ impl Conn {
     /// Whether `core` is a proxy of this connection's: a process of the
     /// peer's.
     fn is_peers(&self, core: &Core) -> bool {
-        core.remote
-            .get()
-            .is_some_and(|remote| std::ptr::eq(Arc::as_ptr(&remote.conn), self))
+        proxy_of(core).is_some_and(|proxy| std::ptr::eq(Arc::as_ptr(&proxy.conn), self))
     }
 
     /// `pid` as the peer will know it, with no effect here.
     fn name_pid(&self, pid: &Pid) -> WirePid {
         let core = pid.core();
-        if let Some(remote) = core.remote.get().filter(|_| self.is_peers(core)) {
+        if let Some(proxy) = proxy_of(core).filter(|_| self.is_peers(core)) {
             return WirePid {
-                node: self.peer,
-                id: remote.id,
+                node: self.peer.0,
+                id: proxy.id,
                 name: core.name.clone(),
-                kind: core.kind.to_owned(),
+                tag: core.tag.to_string(),
                 exit: None,
             };
         }
         WirePid {
-            node: self.node,
+            node: self.node.0,
             id: self.wire_id(core),
             name: core.name.clone(),
-            kind: core.kind.to_owned(),
+            tag: core.tag.to_string(),
             exit: core.exit().as_ref().map(|exit| self.wire_exit(exit)),
         }
     }
@@ -352,19 +376,19 @@ impl Conn {
 
     /// The local `Pid` for a handle from the peer.
     pub(crate) fn local_pid(self: &Arc<Self>, pid: WirePid) -> Result<Pid, WireError> {
-        if pid.node == self.node {
+        if NodeId(pid.node) == self.node {
             return lock(&self.exports)
                 .get(&pid.id)
                 .cloned()
                 .ok_or_else(|| WireError::Malformed(format!("unknown process id {}", pid.id)));
         }
-        if pid.node != self.peer {
+        if NodeId(pid.node) != self.peer {
             return Err(WireError::Malformed(format!("unknown node {}", pid.node)));
         }
         let main = self.side == Side::Parent && pid.id == 0;
         let exit = pid.exit.map(|exit| self.local_exit(exit));
         let pid = self
-            .proxy(pid.id, pid.name, kind_name(&pid.kind), exit, None, None)
+            .proxy(pid.id, pid.name, pid.tag.into(), exit, None, None)
             .map_err(WireError::Proxy)?;
         // Counted once the handle exists: an `Unreachable` sent before
         // this carries the lower count, which the child ignores.
@@ -380,7 +404,7 @@ impl Conn {
         self: &Arc<Self>,
         id: u64,
         name: String,
-        kind: &'static str,
+        tag: Cow<'static, str>,
         exit: Option<Exit>,
         owner: Option<(u64, Duration)>,
         slot: Option<Slot>,
@@ -393,20 +417,19 @@ impl Conn {
             Some(slot) => slot,
             None => Slot::take()?,
         };
-        let (mailbox, inbox) = mailbox();
-        let core = Arc::new(Core::new(next_id(), name, kind, mailbox));
-        let remote = Remote {
+        let (core, inbox) = Core::new(next_id(), name, tag, None);
+        let proxy = Proxy {
             conn: self.clone(),
             id,
             ended: Mutex::new(exit),
             owner,
         };
-        let _ = core.remote.set(remote);
+        let _ = core.route.set(Box::new(proxy));
         let pid = Pid::from_core(core.clone());
         let driver = core.clone();
-        std::thread::Builder::new()
-            .name(thread_name(&core.name, "-proxy"))
-            .spawn(move || drive(driver, inbox, slot))?;
+        threads::start(thread_name(&core.name, "-proxy"), None, slot, move |slot| {
+            drive(driver, inbox, slot);
+        })?;
         imports.insert(id, Arc::downgrade(&core));
         // Forget the proxies that have gone, each time the map doubles.
         if imports.len() >= 64 && imports.len().is_power_of_two() {
@@ -524,19 +547,19 @@ impl Conn {
                 link::link_local(local.core(), remote.core());
                 // `local` may stand for a process of another child OS
                 // process: the link goes on to it.
-                mirror_to(local.core(), remote.core(), true);
+                link::mirror_from(local.core(), remote.core(), true);
             }
             Frame::Unlink { local, remote } => {
                 let local = self.exported(local)?;
                 let remote = self.local_pid(remote)?;
                 link::unlink_local(local.core(), remote.core());
-                mirror_to(local.core(), remote.core(), false);
+                link::mirror_from(local.core(), remote.core(), false);
             }
             Frame::Watch { local, remote } => {
                 let local = self.exported(local)?;
                 let remote = self.local_pid(remote)?;
                 link::watch(remote.core(), local.core());
-                mirror_watch(remote.core(), local.core());
+                link::mirror_watch(remote.core(), local.core());
             }
             Frame::Unreachable { seen } if self.side == Side::Child => {
                 let main = {
@@ -669,9 +692,7 @@ impl Conn {
             }
             self.out.write_as_watcher();
         }
-        core.record_exit(Exit::normal());
-        core.mailbox.close(&mut inbox);
-        core.finish();
+        exit_steps(&core, Exit::normal(), inbox, || {});
     }
 }
 
@@ -720,7 +741,7 @@ impl Run {
             return;
         };
         // A proxy (the process runs in another child) sends each on.
-        if target.core().remote.get().is_some() {
+        if target.core().route.get().is_some() {
             for envelope in messages {
                 if let Envelope::Message(message) = envelope {
                     let _ = target.send(message);
@@ -734,64 +755,13 @@ impl Run {
 
 /// Ends the proxy `core` with `exit`, unless it already has an end coming.
 fn end(core: &Arc<Core>, exit: Exit) {
-    if let Some(remote) = core.remote.get() {
-        let mut ended = lock(&remote.ended);
+    if let Some(proxy) = proxy_of(core) {
+        let mut ended = lock(&proxy.ended);
         if ended.is_none() && core.exit().is_none() {
             *ended = Some(exit);
         }
     }
     let _ = core.mailbox.push(Envelope::Run(Box::new(|_| {})));
-}
-
-/// Mirrors a link made (or removed) here between `a` and `b` in the OS
-/// process of each that is a proxy.
-pub(crate) fn mirror_link(a: &Arc<Core>, b: &Arc<Core>, add: bool) {
-    mirror_to(a, b, add);
-    mirror_to(b, a, add);
-}
-
-/// Makes (or removes) the link between `proxy`, if it is one, and `other`
-/// in the OS process where `proxy`'s process runs.
-fn mirror_to(proxy: &Arc<Core>, other: &Arc<Core>, add: bool) {
-    let Some(remote) = proxy.remote.get() else {
-        return;
-    };
-    let other = Pid::from_core(other.clone());
-    remote.conn.push(|bytes| {
-        let wire = remote.conn.wire_pid(&other);
-        let frame = if add {
-            Frame::Link {
-                local: remote.id,
-                remote: wire,
-            }
-        } else {
-            Frame::Unlink {
-                local: remote.id,
-                remote: wire,
-            }
-        };
-        let encoded = encode_frame(&frame, bytes);
-        debug_assert!(encoded.is_ok(), "a control frame did not encode");
-    });
-}
-
-/// Makes `core` notify `watcher` when it ends in the OS process where
-/// `watcher`'s process runs, if `watcher` is a proxy. (Here, the proxy
-/// ignores the notification: a proxy tells its process only of the ends
-/// of processes it mirrors a link or a watch with.)
-pub(crate) fn mirror_watch(core: &Arc<Core>, watcher: &Arc<Core>) {
-    let Some(remote) = watcher.remote.get() else {
-        return;
-    };
-    let core = Pid::from_core(core.clone());
-    remote.conn.push(|bytes| {
-        let frame = Frame::Watch {
-            local: remote.id,
-            remote: remote.conn.wire_pid(&core),
-        };
-        let encoded = encode_frame(&frame, bytes);
-        debug_assert!(encoded.is_ok(), "a control frame did not encode");
-    });
 }
 
 /// A proxy's driver: stands for the process until it ends, then runs the
@@ -802,17 +772,17 @@ pub(crate) fn mirror_watch(core: &Arc<Core>, watcher: &Arc<Core>) {
 /// sent to it; if it has not ended within its shutdown timeout, the
 /// connection is cut, and the reader kills and reaps the child.
 fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
-    let Some(remote) = core.remote.get() else {
+    let Some(proxy) = proxy_of(&core) else {
         return;
     };
-    let conn = &remote.conn;
+    let conn = &proxy.conn;
     let mut deadline = None;
     let exit = loop {
-        if let Some(exit) = lock(&remote.ended).take() {
+        if let Some(exit) = lock(&proxy.ended).take() {
             break exit;
         }
         let Some(envelope) = inbox.recv_until(&core.mailbox, deadline) else {
-            if let Some((_, timeout)) = remote.owner {
+            if let Some((_, timeout)) = proxy.owner {
                 *lock(&conn.cut) = Some(OsProcessError::ShutdownTimeout { timeout });
             }
             conn.shutdown();
@@ -823,23 +793,23 @@ fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
             Envelope::Message(message) => {
                 // Only a send that found no connection queues here; one
                 // that cannot cross is dropped, as it would be there.
-                let _ = conn.deliver(remote.id, message.terms());
+                let _ = conn.deliver(proxy.id, message.terms());
             }
-            Envelope::Terminate(exit) => conn.terminate(remote.id, &exit),
+            Envelope::Terminate(exit) => conn.terminate(proxy.id, &exit),
             // The owner root ended: the child is told to end, and given
             // its time. Other linked ends reach the peer through the
             // mirrored link.
             Envelope::Exit { from, .. } => {
-                if let Some((owner, timeout)) = remote.owner
+                if let Some((owner, timeout)) = proxy.owner
                     && owner == from.id()
                     && deadline.is_none()
                 {
-                    conn.terminate(remote.id, &Exit::with_error(OsProcessError::RootEnded));
+                    conn.terminate(proxy.id, &Exit::with_error(OsProcessError::RootEnded));
                     deadline = Some(Instant::now() + timeout);
                 }
             }
             Envelope::Unreachable => {
-                if core.handles() == 0 && remote.id == 0 && conn.side == Side::Parent {
+                if core.handles() == 0 && proxy.id == 0 && conn.side == Side::Parent {
                     let seen = conn.main_count.load(Ordering::SeqCst);
                     conn.send_frame(&Frame::Unreachable { seen });
                 }
@@ -848,11 +818,7 @@ fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
             Envelope::Run(_) | Envelope::Group(_) => {}
         }
     };
-    core.record_exit(exit);
-    core.mailbox.close(&mut inbox);
-    drop(inbox);
-    link::notify_exit(&core);
-    // Given back before `wait` returns: a spawn after it finds the place.
-    drop(slot);
-    core.finish();
+    // Its place among the threads is given back before `wait` returns: a
+    // spawn after it finds the place.
+    exit_steps(&core, exit, inbox, move || drop(slot));
 }

@@ -33,20 +33,26 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ctx::Ctx;
+use crate::driver::{Driver, Kind, Launch, Serialized};
 use crate::exit::Exit;
 pub use crate::exit::OsProcessError;
-use crate::kind::thread::{Slot, thread_name};
 use crate::message::Message;
 use crate::pid::{Core, Pid, SendError, lock};
-use crate::spawn::{OsInit, SpawnError};
-use crate::wire::{Frame, MAX_FRAME, encode_frame};
+use crate::process::{Outcome, Process};
+use crate::route::{Home, NodeId, Route};
+use crate::runner::quietly_drop;
+use crate::spawn::{Spawn, SpawnError};
+use crate::threads::{self, Slot, thread_name};
+use crate::wire::{Frame, MAX_FRAME, decode_state, encode_frame, encode_state};
 
-pub(crate) use child::refuse_without_hook;
-pub use child::{Registry, hook};
+pub use child::Registry;
+pub(crate) use child::hook;
 use conn::{Conn, Side};
-pub(crate) use conn::{mirror_link, mirror_watch};
 pub use harness::TestThread;
-pub(crate) use harness::adopt as adopt_test_root;
 use reap::Started;
 
 /// The environment variable that marks a child OS process: set to the
@@ -54,9 +60,27 @@ use reap::Started;
 /// started by a child and inheriting it, can tell.
 const CHILD_ENV: &str = "PARAGRAM_OS_PROCESS";
 
+/// The OS-process kind's driver.
+pub(crate) struct OsProcess;
+
+impl Driver for OsProcess {
+    fn name(&self) -> &'static str {
+        "OsProcess"
+    }
+
+    fn start(&self, launch: Launch) -> Result<Pid, SpawnError> {
+        spawn(launch)
+    }
+
+    fn root_made(&self, root: &Arc<Core>) {
+        child::refuse_without_hook();
+        harness::adopt(root);
+    }
+}
+
 /// What makes a core a proxy: the connection to the OS process where its
 /// process runs, and its id there.
-pub(crate) struct Remote {
+pub(crate) struct Proxy {
     conn: Arc<Conn>,
     id: u64,
     /// The end of the process, set by the connection's reader.
@@ -67,17 +91,10 @@ pub(crate) struct Remote {
     owner: Option<(u64, Duration)>,
 }
 
-impl Remote {
-    /// The OS pid of the program the process runs in, and its id there.
-    pub(crate) fn home(&self) -> (u32, u64) {
-        (self.conn.peer(), self.id)
-    }
-
+impl Route for Proxy {
     /// Sends `message` to the process, straight onto the connection; hands
     /// it back if the proxy has ended or the message cannot cross.
-    // The error hands the message back by value, as `Pid::send`'s does.
-    #[allow(clippy::result_large_err)]
-    pub(crate) fn send(&self, proxy: &Core, message: Message) -> Result<(), SendError<Message>> {
+    fn send(&self, proxy: &Core, message: Message) -> Result<(), SendError<Message>> {
         if proxy.mailbox.is_closed() {
             return Err(SendError::ended(message));
         }
@@ -89,27 +106,57 @@ impl Remote {
 
     /// Tells the process to end with `exit`, in order with the messages
     /// sent before; nothing if the proxy has ended.
-    pub(crate) fn terminate(&self, proxy: &Core, exit: &Exit) {
+    fn stop(&self, proxy: &Core, exit: &Exit) {
         if !proxy.mailbox.is_closed() {
             self.conn.terminate(self.id, exit);
         }
     }
+
+    fn home(&self) -> Home {
+        Home {
+            node: self.conn.peer(),
+            id: self.id,
+        }
+    }
+
+    fn mirror_link(&self, _proxy: &Arc<Core>, other: &Arc<Core>, add: bool) {
+        self.conn.mirror_link(self.id, other, add);
+    }
+
+    fn mirror_watch(&self, _proxy: &Arc<Core>, watched: &Arc<Core>) {
+        self.conn.mirror_watch(self.id, watched);
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
-/// Starts `init` in a child OS process and returns the proxy's `Pid`. The
-/// child is told to end when `owner` (a root) ends, and killed if it has
-/// not ended `shutdown` later.
-pub(crate) fn spawn(
-    init: OsInit,
-    name: String,
-    owner: Option<Arc<Core>>,
-    shutdown: Duration,
-) -> Result<Pid, SpawnError> {
-    let OsInit {
+/// The proxy `core` is, if it is one of this kind's.
+fn proxy_of(core: &Core) -> Option<&Proxy> {
+    core.route.get()?.as_any().downcast_ref()
+}
+
+/// Starts `launch`'s process in a child OS process and returns the
+/// proxy's `Pid`. The child is told to end when its root ends, and killed
+/// if it has not ended `launch.shutdown` later.
+fn spawn(launch: Launch) -> Result<Pid, SpawnError> {
+    let Launch {
+        name,
+        process,
+        owner,
+        shutdown,
+        serialized,
+        link,
+        ..
+    } = launch;
+    // It runs from its serialized form; this copy's `Drop` is user code.
+    quietly_drop(process);
+    let Serialized {
         type_name,
         state,
         pids,
-    } = init;
+    } = serialized.ok_or(SpawnError::NotSerializable)?;
     let state = state.map_err(SpawnError::Serialize)?;
     child::check_registered(type_name)?;
     let too_large = |error| {
@@ -143,8 +190,8 @@ pub(crate) fn spawn(
     let child = Started::new(child);
     let conn = match Conn::new(
         Side::Parent,
-        std::process::id(),
-        child.id(),
+        NodeId::here(),
+        NodeId(u64::from(child.id())),
         ours,
         watcher_slot,
     ) {
@@ -156,24 +203,36 @@ pub(crate) fn spawn(
     }
     drop((frame, pids));
     let owner_id = owner.as_ref().map(|o| (o.id, shutdown));
-    let pid = match conn.proxy(0, name, "OsProcess", None, owner_id, Some(proxy_slot)) {
+    let pid = match conn.proxy(
+        0,
+        name,
+        OsProcess.name().into(),
+        None,
+        owner_id,
+        Some(proxy_slot),
+    ) {
         Ok(pid) => pid,
         Err(error) => return Err(abandon(child, Some(&conn), error)),
     };
+    if let Err(error) = link(pid.core()) {
+        return Err(abandon(child, Some(&conn), error));
+    }
     if let Some(owner) = &owner {
         crate::link::watch(owner, pid.core());
     }
     // Taken back, to be killed and reaped, if the reader cannot start.
     let child = Arc::new(Mutex::new(Some(child)));
     let (reader, for_reader) = (conn.clone(), child.clone());
-    let handle = std::thread::Builder::new()
-        .name(thread_name(pid.name(), "-reader"))
-        .spawn(move || {
-            let _slot = slot;
+    let handle = threads::start(
+        thread_name(pid.name(), "-reader"),
+        None,
+        slot,
+        move |_slot| {
             if let Some(child) = lock(&for_reader).take() {
                 reader.run_parent(child);
             }
-        });
+        },
+    );
     match handle {
         Ok(handle) => pid.core().set_reaper(Box::new(move || {
             let _ = handle.join();
@@ -203,4 +262,122 @@ fn abandon(mut child: Started, conn: Option<&Arc<Conn>>, error: SpawnError) -> S
         conn.join_watcher();
     }
     error
+}
+
+/// How a process is spawned to run in a child OS process.
+impl Spawn {
+    /// A process that runs in a child OS process ([`Kind::OS_PROCESS`]): its
+    /// state is serialized now and rebuilt in the child, which must register
+    /// the type in [`os_process::hook`](crate::os_process::hook). `.kind(..)`
+    /// can still choose another kind.
+    ///
+    /// The state crosses encoded with postcard, which cannot decode what
+    /// needs serde's `deserialize_any` (untagged and internally tagged
+    /// enums, `#[serde(flatten)]`): a state that does not decode from its
+    /// own encoding is refused at `spawn` with [`SpawnError::Serialize`],
+    /// naming the type.
+    pub fn os_process<P>(process: P) -> Spawn
+    where
+        P: Process + Serialize + DeserializeOwned,
+    {
+        let type_name = std::any::type_name::<P>();
+        let state = serialize(&process);
+        Spawn {
+            kind: Kind::OS_PROCESS,
+            serialized: Some(serialized(type_name, state)),
+            ..Spawn::process(process)
+        }
+    }
+
+    /// A process that runs in a child OS process ([`Kind::OS_PROCESS`]) from
+    /// a function: `start(ctx, arg)` is its start-up code, as a closure's
+    /// is for a process of the thread kind. `arg` (the state a closure
+    /// would capture) is serialized now and rebuilt in the child, which
+    /// must register the function with
+    /// [`Registry::register_fn`](crate::os_process::Registry::register_fn).
+    /// `.kind(..)` can still choose another kind.
+    ///
+    /// `start` must be a named function: the child finds it by its path.
+    /// A closure that captures state is refused at compile time (its state
+    /// would be left behind), and one that captures nothing at `spawn`
+    /// with [`SpawnError::Serialize`] (closures have no name the child can
+    /// tell apart; nor has a function defined inside a closure).
+    ///
+    /// ```no_run
+    /// use paragram::{Ctx, PatternError, Root, Spawn, pattern};
+    ///
+    /// fn adder(ctx: &mut Ctx, base: i64) -> Result<(), PatternError> {
+    ///     ctx.receive(pattern!(i64), move |_, (n,): (i64,)| println!("{}", base + n))
+    /// }
+    ///
+    /// fn main() {
+    ///     paragram::os_process::hook(|r| {
+    ///         r.register_fn(adder);
+    ///     });
+    ///     let root = Root::new();
+    ///     let pid = root.spawn(Spawn::os_process_fn(adder, 40)).unwrap();
+    ///     pid.send(2i64).unwrap();
+    /// }
+    /// ```
+    pub fn os_process_fn<F, A, R>(start: F, arg: A) -> Spawn
+    where
+        F: Fn(&mut Ctx, A) -> R + Send + 'static,
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Outcome,
+    {
+        const {
+            assert!(
+                std::mem::size_of::<F>() == 0,
+                "`Spawn::os_process_fn` takes a named function: a closure's captured state \
+                 cannot cross to the child (pass it as the argument)"
+            );
+        }
+        let type_name = std::any::type_name::<F>();
+        let state = if type_name.contains("{{closure}}") {
+            Err(format!(
+                "`{type_name}` is a closure, which the child cannot find by name: \
+                 spawn a named function"
+            ))
+        } else {
+            serialize(&arg)
+        };
+        Spawn {
+            kind: Kind::OS_PROCESS,
+            serialized: Some(serialized(type_name, state)),
+            ..Spawn::from_fn(move |ctx: &mut Ctx| start(ctx, arg))
+        }
+    }
+}
+
+/// `value`'s state as it crosses to a child OS process, with the `Pid`s it
+/// names, checked to decode back into a `T` there.
+fn serialize<T: Serialize + DeserializeOwned>(value: &T) -> Result<(Vec<u8>, Vec<Pid>), String> {
+    let type_name = std::any::type_name::<T>();
+    let (bytes, pids) = encode_state(value).map_err(|e| format!("`{type_name}`: {e}"))?;
+    match decode_state::<T>(&bytes, pids.clone()) {
+        Ok(copy) => {
+            quietly_drop(copy);
+            Ok((bytes, pids))
+        }
+        Err(error) => Err(format!(
+            "`{type_name}` does not decode from its own encoding ({error}): the state \
+             crosses to the child encoded with postcard, which cannot decode types that \
+             need `deserialize_any`, such as untagged or internally tagged enums and \
+             `#[serde(flatten)]`"
+        )),
+    }
+}
+
+/// The serialized form of the process `type_name`, from its state and the
+/// `Pid`s it names, or why it has none.
+fn serialized(type_name: &'static str, state: Result<(Vec<u8>, Vec<Pid>), String>) -> Serialized {
+    let (state, pids) = match state {
+        Ok((bytes, pids)) => (Ok(bytes), pids),
+        Err(error) => (Err(error), Vec::new()),
+    };
+    Serialized {
+        type_name,
+        state,
+        pids,
+    }
 }
