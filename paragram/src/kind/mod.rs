@@ -33,9 +33,29 @@ impl Default for Kind {
     }
 }
 
-/// The hook that makes this program able to run OS-process children; see
-/// [`os_process::hook`](crate::os_process::hook). A child's own process
-/// runs on the thread kind.
+/// The hook that makes this program able to run OS-process children: call
+/// it first thing in `main`, registering every type spawned with
+/// [`Spawn::os_process`](crate::Spawn::os_process) and every function
+/// spawned with [`Spawn::os_process_fn`](crate::Spawn::os_process_fn). In
+/// the parent it notes what is registered (a spawn of anything else is
+/// refused with
+/// [`SpawnError::NotRegistered`](crate::SpawnError::NotRegistered)) and
+/// returns; in a child it runs the process and exits when the process ends
+/// or the parent goes away, never returning.
+///
+/// ```no_run
+/// # #[derive(paragram::Process, serde::Serialize, serde::Deserialize)]
+/// # struct Worker;
+/// # #[paragram::process] impl Worker {}
+/// fn main() {
+///     paragram::os_process::hook(|r| {
+///         r.register::<Worker>();
+///     });
+///     // ... the program as usual
+/// }
+/// ```
+///
+/// A child's own process runs on the thread kind.
 pub fn hook(register: impl FnOnce(&mut os_process::Registry)) {
     os_process::hook(register, Kind::THREAD);
 }

@@ -52,7 +52,7 @@ impl Registry {
     }
 
     /// Lets a child run processes of type `P` (spawned with
-    /// [`Spawn::os_process`]).
+    /// [`Spawn::os_process`](crate::Spawn::os_process)).
     pub fn register<P: Process + DeserializeOwned>(&mut self) -> &mut Registry {
         let build = |state: &[u8], pids| -> Result<Box<dyn Process>, String> {
             let process: P = decode_state(state, pids)?;
@@ -63,7 +63,7 @@ impl Registry {
     }
 
     /// Lets a child run the function `start` as a process (spawned with
-    /// [`Spawn::os_process_fn`]).
+    /// [`Spawn::os_process_fn`](crate::Spawn::os_process_fn)).
     pub fn register_fn<F, A, R>(&mut self, start: F) -> &mut Registry
     where
         F: Fn(&mut Ctx, A) -> R + Send + Sync + 'static,
@@ -89,25 +89,8 @@ impl Registry {
     }
 }
 
-/// The hook that makes this program able to run OS-process children: call
-/// it first thing in `main`, registering every type spawned with
-/// [`Spawn::os_process`] and every function spawned with
-/// [`Spawn::os_process_fn`]. In the parent it notes what is registered (a
-/// spawn of anything else is refused with [`SpawnError::NotRegistered`])
-/// and returns; in a child it runs the process and exits when the process
-/// ends or the parent goes away, never returning.
-///
-/// ```no_run
-/// # #[derive(paragram::Process, serde::Serialize, serde::Deserialize)]
-/// # struct Worker;
-/// # #[paragram::process] impl Worker {}
-/// fn main() {
-///     paragram::os_process::hook(|r| {
-///         r.register::<Worker>();
-///     });
-///     // ... the program as usual
-/// }
-/// ```
+/// The hook (see [`crate::os_process::hook`]); a child's own process runs
+/// on the kind `local`.
 pub(crate) fn hook(register: impl FnOnce(&mut Registry), local: Kind) {
     let mut registry = Registry::default();
     register(&mut registry);
