@@ -213,6 +213,16 @@ fn peers() -> Vec<Peer> {
             w5: paragram_peer::w5_compiled,
         },
         Peer {
+            name: "paragram scheduler",
+            run: paragram_peer::run_scheduler,
+            w5: paragram_peer::w5_scheduler,
+        },
+        Peer {
+            name: "paragram scheduler compiled",
+            run: paragram_peer::run_scheduler_compiled,
+            w5: paragram_peer::w5_compiled,
+        },
+        Peer {
             name: "flume",
             run: threads_peer::run::<Flume>,
             w5: threads_peer::w5::<Flume>,

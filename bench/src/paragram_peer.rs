@@ -1,14 +1,46 @@
 //! paragram: one OS thread per process, runtime receivers (`ctx.receive`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
-use paragram::{Ctx, Elem, Pattern, Pid, Root, Spawn, SpawnError, pattern};
+use paragram::{Ctx, Elem, Kind, Pattern, Pid, Root, Spawn, SpawnError, pattern};
 
 use crate::common::{self, Counted, Tally, Timed, Workloads, left};
 use crate::producers::{self, Producers};
 use crate::{Cfg, OrFail, Res, Skip, W, ns_per, recv_n};
+
+/// The kind the processes of the peer now running are spawned on.
+static KIND: Mutex<Option<Kind>> = Mutex::new(None);
+
+/// A root whose processes run on the peer's kind.
+fn root() -> Root {
+    let kind = KIND.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or(Kind::THREAD);
+    Root::with_kind(kind)
+}
+
+/// Runs `f` with the processes it spawns on `kind`.
+fn on<T>(kind: Kind, f: impl FnOnce() -> T) -> T {
+    *KIND.lock().unwrap_or_else(|e| e.into_inner()) = Some(kind);
+    let result = f();
+    *KIND.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    result
+}
+
+/// The runtime-receiver peer on the scheduler kind.
+pub fn run_scheduler(w: W, cfg: &Cfg) -> Res {
+    on(Kind::SCHEDULER, || run(w, cfg))
+}
+
+/// The compiled-dispatch peer on the scheduler kind.
+pub fn run_scheduler_compiled(w: W, cfg: &Cfg) -> Res {
+    on(Kind::SCHEDULER, || run_compiled(w, cfg))
+}
+
+/// W5 on the scheduler kind.
+pub fn w5_scheduler(n: usize) -> Res {
+    on(Kind::SCHEDULER, || w5(n))
+}
 
 /// Runtime receivers (`ctx.receive`).
 struct Receivers;
@@ -74,7 +106,7 @@ fn wait_all(pids: &[Pid], deadline: Instant) -> Result<(), Skip> {
 /// W1: ping and pong bounce a u64 `n` times. Returns the time and the
 /// allocations counted meanwhile.
 fn w1(n: u64, deadline: Instant) -> Counted {
-    let root = Root::new();
+    let root = root();
     let (done_tx, done_rx) = mpsc::channel();
     let ping_slot: Arc<OnceLock<Pid>> = Arc::new(OnceLock::new());
     let slot = ping_slot.clone();
@@ -114,7 +146,7 @@ fn w1(n: u64, deadline: Instant) -> Counted {
 
 /// W2: two producer threads send `total` u64 to one counting process.
 fn w2(total: u64, deadline: Instant) -> Counted {
-    let root = Root::new();
+    let root = root();
     let (done_tx, done_rx) = mpsc::channel();
     let counter = root
         .spawn(move |ctx: &mut Ctx| {
@@ -149,7 +181,7 @@ fn sender(pid: &Pid) -> impl Fn(u64) + Clone + Send + 'static {
 /// W3: spawn `n` processes, send each a message, terminate each (queued
 /// behind the message), wait for all.
 fn w3(n: usize, deadline: Instant) -> Timed {
-    let root = Root::new();
+    let root = root();
     let handled = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut pids = Vec::with_capacity(n);
@@ -192,7 +224,7 @@ fn chain_member(remaining: usize, report: mpsc::Sender<Pid>) -> StartUp {
 /// W4: a chain of `n` processes, each linked to the next; kill the first
 /// with an error and time until all are dead.
 fn w4(n: usize, deadline: Instant) -> Timed {
-    let root = Root::new();
+    let root = root();
     let (tx, rx) = mpsc::channel();
     let first = root.spawn(chain_member(n, tx)).or_fail("spawn chain")?;
     let mut pids = Vec::with_capacity(n);
@@ -212,7 +244,7 @@ fn w4(n: usize, deadline: Instant) -> Timed {
 /// `n` idle processes, each with one receiver, all started; dropping the
 /// result lets them end.
 pub fn spawn_idle(n: usize, deadline: Instant) -> Result<(Root, Vec<Pid>), Skip> {
-    let root = Root::new();
+    let root = root();
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut pids = Vec::with_capacity(n);
     for _ in 0..n {
@@ -245,7 +277,7 @@ pub fn w5(n: usize) -> Res {
 /// W6, runtime receivers: 10 receivers registered with `ctx.receive`
 /// (`("r1", u64)` .. `("r10", u64)`), every message matching the last.
 fn w6_runtime(n: u64, deadline: Instant) -> Timed {
-    let root = Root::new();
+    let root = root();
     let (done_tx, done_rx) = mpsc::channel();
     let sink = root
         .spawn(move |ctx: &mut Ctx| {
@@ -352,7 +384,7 @@ impl Ping {
 
 /// W1 with compiled processes.
 fn w1_derived(n: u64, deadline: Instant) -> Timed {
-    let root = Root::new();
+    let root = root();
     let (done, done_rx) = mpsc::channel();
     let slot = Arc::new(OnceLock::new());
     let pong = root
@@ -392,7 +424,7 @@ impl Counter {
 
 /// W2 with a compiled counting process.
 fn w2_derived(total: u64, deadline: Instant) -> Timed {
-    let root = Root::new();
+    let root = root();
     let (done, done_rx) = mpsc::channel();
     let counter = root
         .spawn(Counter(Tally::new(total, done)))
@@ -412,7 +444,7 @@ pub fn w5_compiled(_n: usize) -> Res {
 /// W6, compiled dispatch: the same 10 receivers as a `#[derive(Process)]`
 /// struct, every message matching the last.
 fn w6_derived(n: u64, deadline: Instant) -> Timed {
-    let root = Root::new();
+    let root = root();
     let (done, done_rx) = mpsc::channel();
     let sink = root
         .spawn(TenReceivers(Tally::new(n, done), None))
@@ -465,7 +497,7 @@ fn gated(
     deadline: Instant,
     make: impl FnOnce(mpsc::Sender<()>, mpsc::Receiver<()>) -> Spawn,
 ) -> Timed {
-    let root = Root::new();
+    let root = root();
     let (done, done_rx) = mpsc::channel();
     let (open, gate) = mpsc::channel();
     let sink = root

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::driver::Kind;
 use crate::exit::{BoxError, Exit};
 use crate::link;
 use crate::message::Message;
@@ -25,14 +26,17 @@ struct Receiver {
 /// start-up code get `&mut Ctx`.
 pub struct Ctx {
     core: Arc<Core>,
+    /// The kind of what this process spawns, unless a spawn says.
+    default_kind: Kind,
     /// Runtime receivers, in registration order.
     receivers: Vec<Receiver>,
 }
 
 impl Ctx {
-    pub(crate) fn new(core: Arc<Core>) -> Ctx {
+    pub(crate) fn new(core: Arc<Core>, default_kind: Kind) -> Ctx {
         Ctx {
             core,
+            default_kind,
             receivers: Vec::new(),
         }
     }
@@ -53,13 +57,23 @@ impl Ctx {
 
     /// Spawns a process, not linked to this one.
     pub fn spawn(&mut self, process: impl IntoSpawn) -> Result<Pid, SpawnError> {
-        spawn::spawn(process.into_spawn(), None, Some(&self.core))
+        spawn::spawn(
+            process.into_spawn(),
+            None,
+            Some(&self.core),
+            self.default_kind,
+        )
     }
 
     /// Spawns a process linked both ways to this one; the link is in place
     /// before the child runs, so it cannot end unobserved.
     pub fn spawn_link(&mut self, process: impl IntoSpawn) -> Result<Pid, SpawnError> {
-        spawn::spawn(process.into_spawn(), Some(&self.core), Some(&self.core))
+        spawn::spawn(
+            process.into_spawn(),
+            Some(&self.core),
+            Some(&self.core),
+            self.default_kind,
+        )
     }
 
     /// Links this process both ways to `pid`. Linking to a process that has

@@ -80,6 +80,8 @@ pub(crate) struct Launch {
     pub(crate) process: Box<dyn Process>,
     /// The root it was spawned under, if any.
     pub(crate) owner: Option<Arc<Core>>,
+    /// The kind of what it spawns, unless a spawn says.
+    pub(crate) default_kind: Kind,
     /// For a process on a thread of its own: the thread's stack size.
     pub(crate) stack_size: Option<usize>,
     /// How long it has to end once told to, before it is killed, where

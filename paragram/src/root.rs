@@ -43,6 +43,8 @@ pub const ROOT_NAME: &str = "__main__";
 /// ```
 pub struct Root {
     pid: Pid,
+    /// The kind of what the root spawns, unless a spawn says.
+    kind: Kind,
 }
 
 impl Root {
@@ -59,12 +61,42 @@ impl Root {
 
     /// Starts a new, independent root process, or says why it cannot.
     pub fn try_new() -> Result<Root, SpawnError> {
-        let spawn = Spawn::new(|_: &mut Ctx| {}).name(ROOT_NAME);
-        let pid = spawn::spawn(spawn, None, None)?;
-        for kind in Kind::ALL {
-            kind.driver().root_made(pid.core());
+        Root::try_with_kind(Kind::default())
+    }
+
+    /// A new root whose default kind is `kind`: what it spawns, and what
+    /// those spawn in turn, runs on `kind` unless a spawn says otherwise.
+    /// The root itself runs on a thread of its own.
+    ///
+    /// ```
+    /// use paragram::{Kind, Root, Spawn, pattern};
+    /// let root = Root::with_kind(Kind::SCHEDULER);
+    /// let worker = root
+    ///     .spawn(Spawn::from_fn(|ctx| ctx.receive(pattern!("ping"), |_, ()| {})))
+    ///     .unwrap();
+    /// assert!(worker.name().starts_with("Scheduler-"));
+    /// # worker.terminate();
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`Root::new`]; [`Root::try_with_kind`] returns the error instead.
+    pub fn with_kind(kind: Kind) -> Root {
+        Root::try_with_kind(kind)
+            .unwrap_or_else(|error| panic!("cannot start the root process: {error}"))
+    }
+
+    /// A new root whose default kind is `kind`, as [`Root::with_kind`], or
+    /// why it cannot start.
+    pub fn try_with_kind(kind: Kind) -> Result<Root, SpawnError> {
+        let spawn = Spawn::new(|_: &mut Ctx| {})
+            .name(ROOT_NAME)
+            .kind(Kind::THREAD);
+        let pid = spawn::spawn(spawn, None, None, kind)?;
+        for each in Kind::ALL {
+            each.driver().root_made(pid.core());
         }
-        Ok(Root { pid })
+        Ok(Root { pid, kind })
     }
 
     /// The root's handle.
@@ -75,7 +107,7 @@ impl Root {
     /// Spawns a process, not linked to the root; [`SpawnError::RootEnded`]
     /// once the root has ended.
     pub fn spawn(&self, process: impl IntoSpawn) -> Result<Pid, SpawnError> {
-        spawn::spawn(process.into_spawn(), None, Some(self.pid.core()))
+        spawn::spawn(process.into_spawn(), None, Some(self.pid.core()), self.kind)
     }
 
     /// Spawns a process linked both ways to the root;
@@ -85,6 +117,7 @@ impl Root {
             process.into_spawn(),
             Some(self.pid.core()),
             Some(self.pid.core()),
+            self.kind,
         )
     }
 

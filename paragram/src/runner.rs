@@ -8,6 +8,7 @@ use std::sync::Arc;
 use smallvec::smallvec;
 
 use crate::ctx::Ctx;
+use crate::driver::{Launch, LinkUp};
 use crate::exit::{Exit, LinkedExit, Panicked, UnhandledMessage};
 use crate::link;
 use crate::mailbox::{Inbox, Item};
@@ -84,24 +85,26 @@ pub(crate) struct Runner {
 }
 
 impl Runner {
-    /// The runner of a new process, `process` named `name`, not yet
-    /// started, and its core (made here: the only place a process's core
-    /// is made, proxies' aside).
-    pub(crate) fn launch(
-        id: u64,
-        name: String,
-        tag: &'static str,
-        process: Box<dyn Process>,
-        owner: Option<&Arc<Core>>,
-    ) -> (Runner, Arc<Core>) {
-        let (core, inbox) = Core::new(id, name, tag, owner);
+    /// The runner of `launch`'s process, not yet started, its core, and
+    /// what links it: for a kind that runs the process here.
+    pub(crate) fn launch(launch: Launch, tag: &'static str) -> (Runner, Arc<Core>, LinkUp) {
+        let Launch {
+            id,
+            name,
+            process,
+            owner,
+            default_kind,
+            link,
+            ..
+        } = launch;
+        let (core, inbox) = Core::new(id, name, tag, owner.as_ref());
         let runner = Runner {
-            ctx: Ctx::new(core.clone()),
+            ctx: Ctx::new(core.clone(), default_kind),
             inbox,
             process,
             started: false,
         };
-        (runner, core)
+        (runner, core, link)
     }
 
     /// The state the process shares with its handles.
@@ -138,6 +141,19 @@ impl Runner {
             }
         }
         Progress::Yielded
+    }
+
+    /// Goes to sleep, to be woken through its mailbox's waker, unless
+    /// something is queued: true if asleep.
+    pub(crate) fn sleep(&mut self) -> bool {
+        let Runner { ctx, inbox, .. } = self;
+        inbox.sleep(&ctx.core().mailbox)
+    }
+
+    /// Wakes up from [`Runner::sleep`].
+    pub(crate) fn awake(&mut self) {
+        let Runner { ctx, inbox, .. } = self;
+        inbox.awake(&ctx.core().mailbox);
     }
 
     /// Waits, as a thread waits, until something is queued: a short spin,

@@ -25,7 +25,8 @@ pub struct Spawn {
     pub(crate) process: Box<dyn Process>,
     pub(crate) name: Option<String>,
     pub(crate) link_to: Vec<Pid>,
-    pub(crate) kind: Kind,
+    /// What runs the process; unset, the spawner's default (its root's).
+    pub(crate) kind: Option<Kind>,
     pub(crate) stack_size: Option<usize>,
     /// How long an OS process has to end once told to, before it is killed.
     pub(crate) shutdown: Duration,
@@ -66,7 +67,7 @@ impl Spawn {
             process: Box::new(process),
             name: None,
             link_to: Vec::new(),
-            kind: Kind::default(),
+            kind: None,
             stack_size: None,
             shutdown: DEFAULT_SHUTDOWN,
             serialized: None,
@@ -86,9 +87,10 @@ impl Spawn {
         self
     }
 
-    /// Chooses what runs the process.
+    /// Chooses what runs the process (default: the root's default kind,
+    /// [`Root::with_kind`](crate::Root::with_kind)).
     pub fn kind(mut self, kind: Kind) -> Spawn {
-        self.kind = kind;
+        self.kind = Some(kind);
         self
     }
 
@@ -198,12 +200,14 @@ fn not_registered(type_name: &str, hooked: bool) -> String {
 }
 
 /// Spawns `spawn` from `spawner` (`None`: a root), linked both ways to
-/// `parent` if given: what every kind's spawn has in common, before its
-/// driver starts the process.
+/// `parent` if given, of the kind it names or else `default_kind` (the
+/// spawner's default, which the new process inherits): what every kind's
+/// spawn has in common, before its driver starts the process.
 pub(crate) fn spawn(
     spawn: Spawn,
     parent: Option<&Arc<Core>>,
     spawner: Option<&Arc<Core>>,
+    default_kind: Kind,
 ) -> Result<Pid, SpawnError> {
     let Spawn {
         process,
@@ -224,6 +228,7 @@ pub(crate) fn spawn(
     if spawner.is_some_and(|s| s.exit().is_some()) {
         return Err(SpawnError::RootEnded);
     }
+    let kind = kind.unwrap_or(default_kind);
     let id = next_id();
     let name = name.unwrap_or_else(|| format!("{}-{id}", kind.name()));
     // The root a process belongs to: its spawner's, or the spawner itself.
@@ -245,6 +250,7 @@ pub(crate) fn spawn(
         name,
         process,
         owner,
+        default_kind,
         stack_size,
         shutdown,
         serialized,

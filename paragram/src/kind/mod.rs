@@ -7,7 +7,10 @@
 //! [`Driver`]: crate::driver::Driver
 
 pub(crate) mod os_process;
+mod scheduler;
 mod thread;
+
+use std::sync::OnceLock;
 
 use crate::driver::Kind;
 
@@ -22,14 +25,30 @@ impl Kind {
     /// [`Spawn::os_process`](crate::Spawn::os_process).
     pub const OS_PROCESS: Kind = Kind::of(&os_process::OsProcess);
 
+    /// Many processes on a few worker threads (one per core unless
+    /// [`set_scheduler_workers`] says), each run for a batch of messages at
+    /// a time: for processes by the thousand or the million.
+    pub const SCHEDULER: Kind = Kind::of(&scheduler::Scheduling);
+
     /// Every kind.
-    pub(crate) const ALL: [Kind; 2] = [Kind::THREAD, Kind::OS_PROCESS];
+    pub(crate) const ALL: [Kind; 3] = [Kind::THREAD, Kind::OS_PROCESS, Kind::SCHEDULER];
 }
 
 impl Default for Kind {
-    /// [`Kind::THREAD`].
+    /// [`Kind::THREAD`], unless the `PARAGRAM_KIND` variable names another
+    /// kind (`Thread`, `Scheduler`, any case): the default of a root made
+    /// with [`Root::new`](crate::Root::new), so that a program's (or a test
+    /// suite's) processes can be run on another kind without a change.
     fn default() -> Kind {
-        Kind::THREAD
+        static DEFAULT: OnceLock<Kind> = OnceLock::new();
+        *DEFAULT.get_or_init(|| {
+            let named = std::env::var("PARAGRAM_KIND").unwrap_or_default();
+            Kind::ALL
+                .into_iter()
+                .filter(|kind| *kind != Kind::OS_PROCESS)
+                .find(|kind| kind.name().eq_ignore_ascii_case(named.trim()))
+                .unwrap_or(Kind::THREAD)
+        })
     }
 }
 
@@ -65,4 +84,11 @@ pub fn hook(register: impl FnOnce(&mut os_process::Registry)) {
 /// binary run on that test.
 pub(crate) fn os_test(module_path: &str, name: &str) -> os_process::TestThread {
     os_process::TestThread::enter(module_path, name)
+}
+
+/// Sets how many worker threads the scheduler kind runs its processes on;
+/// only before its first process starts (later, it changes nothing).
+/// Unset, `PARAGRAM_WORKERS` says, else one per core.
+pub fn set_scheduler_workers(workers: usize) {
+    scheduler::set_workers(workers);
 }

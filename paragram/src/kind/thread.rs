@@ -20,17 +20,12 @@ impl Driver for PerThread {
 
     fn start(&self, launch: Launch) -> Result<Pid, SpawnError> {
         let slot = Slot::take()?;
-        let (runner, core) = Runner::launch(
-            launch.id,
-            launch.name,
-            self.name(),
-            launch.process,
-            launch.owner.as_ref(),
-        );
-        (launch.link)(&core)?;
+        let stack_size = launch.stack_size;
+        let (runner, core, link) = Runner::launch(launch, self.name());
+        link(&core)?;
         let pid = Pid::from_core(core.clone());
         let name = thread_name(&core.name, "");
-        match threads::start(name, launch.stack_size, slot, move |_slot| drive(runner)) {
+        match threads::start(name, stack_size, slot, move |_slot| drive(runner)) {
             Ok(handle) => {
                 core.set_reaper(Box::new(move || {
                     // The thread has finished the exit steps; joining only

@@ -225,6 +225,7 @@ fn run(registry: &Registry, local: Kind) -> i32 {
         name,
         process,
         owner: None,
+        default_kind: Kind::default(),
         stack_size: None,
         shutdown: DEFAULT_SHUTDOWN,
         serialized: None,

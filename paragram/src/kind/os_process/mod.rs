@@ -283,7 +283,7 @@ impl Spawn {
         let type_name = std::any::type_name::<P>();
         let state = serialize(&process);
         Spawn {
-            kind: Kind::OS_PROCESS,
+            kind: Some(Kind::OS_PROCESS),
             serialized: Some(serialized(type_name, state)),
             ..Spawn::process(process)
         }
@@ -342,7 +342,7 @@ impl Spawn {
             serialize(&arg)
         };
         Spawn {
-            kind: Kind::OS_PROCESS,
+            kind: Some(Kind::OS_PROCESS),
             serialized: Some(serialized(type_name, state)),
             ..Spawn::from_fn(move |ctx: &mut Ctx| start(ctx, arg))
         }

@@ -1,0 +1,213 @@
+//! The workers and their run queues: a global injector for what comes from
+//! outside the pool, a FIFO deque per worker that the others steal from,
+//! and a LIFO slot per worker for the process a worker's own send has just
+//! woken (as Go's runnext and tokio's), which the others may steal too.
+//!
+//! Sleeping workers are woken only when a backlog builds: a push to the
+//! injector, or to a worker's deque, wakes one if any sleeps; a push to a
+//! LIFO slot wakes none (its worker runs it next).
+//!
+//! The sleep protocol, so that no wake-up is lost: a worker that finds no
+//! work registers as a sleeper, then (a sequentially consistent fence
+//! between) looks for work once more, and only then parks. A pusher pushes,
+//! then (a fence between) reads the number of sleepers, and unparks one if
+//! it is not zero. One of the two always sees the other.
+
+use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_utils::atomic::AtomicCell;
+use crossbeam_utils::sync::{Parker, Unparker};
+
+use super::task::Task;
+use super::worker;
+use crate::pid::lock;
+use crate::threads::{self, Slot};
+
+/// How a task comes to be queued.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Push {
+    /// A send woke it: on a worker, it goes to that worker's LIFO slot.
+    Woken,
+    /// Spawned, or run for its budget and not done: behind the others.
+    Behind,
+}
+
+/// What the other workers (and pushers from outside) see of a worker.
+pub(crate) struct Seat {
+    pub(crate) stealer: Stealer<Arc<Task>>,
+    pub(crate) lifo: AtomicCell<Option<Arc<Task>>>,
+    unparker: Unparker,
+}
+
+/// The pool of workers.
+pub(crate) struct Pool {
+    pub(crate) injector: Injector<Arc<Task>>,
+    pub(crate) seats: RwLock<Vec<Arc<Seat>>>,
+    /// The indices of the workers parked, or about to park.
+    sleepers: Mutex<Vec<usize>>,
+    /// How many there are, read without the lock.
+    sleeping: AtomicUsize,
+}
+
+/// The number of workers the pool starts with, if set before it starts.
+static WORKERS: AtomicUsize = AtomicUsize::new(0);
+
+/// The pool, started with its workers on first use.
+pub(crate) fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    static STARTED: OnceLock<()> = OnceLock::new();
+    let pool = POOL.get_or_init(|| Pool {
+        injector: Injector::new(),
+        seats: RwLock::new(Vec::new()),
+        sleepers: Mutex::new(Vec::new()),
+        sleeping: AtomicUsize::new(0),
+    });
+    STARTED.get_or_init(|| {
+        for _ in 0..workers() {
+            pool.add_worker();
+        }
+    });
+    pool
+}
+
+/// How many workers the pool has: as set, else `PARAGRAM_WORKERS`, else
+/// one per core.
+pub(crate) fn workers() -> usize {
+    match WORKERS.load(Ordering::Relaxed) {
+        0 => std::env::var("PARAGRAM_WORKERS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        n => n,
+    }
+}
+
+/// Sets the number of workers, before the pool starts.
+pub(crate) fn set_workers(n: usize) {
+    WORKERS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// Queues `task` to run: from a worker, on that worker; from anywhere
+/// else, on the injector.
+pub(crate) fn schedule(task: Arc<Task>, push: Push) {
+    match worker::push_here(task, push) {
+        Ok(backlog) => {
+            if backlog {
+                pool().wake_one();
+            }
+        }
+        Err(task) => {
+            let pool = pool();
+            pool.injector.push(task);
+            pool.wake_one();
+        }
+    }
+}
+
+impl Pool {
+    /// Starts a worker thread. A place among the threads that cannot be
+    /// had leaves the pool a worker short (it has at least one once any
+    /// starts).
+    fn add_worker(&'static self) {
+        let Ok(slot) = Slot::take() else {
+            return;
+        };
+        let deque = Worker::new_fifo();
+        let parker = Parker::new();
+        let seat = Arc::new(Seat {
+            stealer: deque.stealer(),
+            lifo: AtomicCell::new(None),
+            unparker: parker.unparker().clone(),
+        });
+        let index = {
+            let mut seats = self.seats.write().unwrap_or_else(|e| e.into_inner());
+            seats.push(seat.clone());
+            seats.len() - 1
+        };
+        let name = format!("paragram-worker-{index}");
+        let started = threads::start(name, None, slot, move |_slot| {
+            worker::work(self, index, seat, deque, parker);
+        });
+        if started.is_err() {
+            // Its seat stays, empty: nothing is ever pushed to it.
+        }
+    }
+
+    /// Unparks one sleeping worker, if any sleeps.
+    pub(crate) fn wake_one(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let index = {
+            let mut sleepers = lock(&self.sleepers);
+            let index = sleepers.pop();
+            self.sleeping.store(sleepers.len(), Ordering::SeqCst);
+            index
+        };
+        if let Some(index) = index
+            && let Some(seat) = self.seat(index)
+        {
+            seat.unparker.unpark();
+        }
+    }
+
+    fn seat(&self, index: usize) -> Option<Arc<Seat>> {
+        let seats = self.seats.read().unwrap_or_else(|e| e.into_inner());
+        seats.get(index).cloned()
+    }
+
+    /// Registers worker `index` as a sleeper.
+    pub(crate) fn sleep(&self, index: usize) {
+        let mut sleepers = lock(&self.sleepers);
+        if !sleepers.contains(&index) {
+            sleepers.push(index);
+        }
+        self.sleeping.store(sleepers.len(), Ordering::SeqCst);
+        drop(sleepers);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Unregisters worker `index`, if it is still registered.
+    pub(crate) fn wake(&self, index: usize) {
+        let mut sleepers = lock(&self.sleepers);
+        sleepers.retain(|&i| i != index);
+        self.sleeping.store(sleepers.len(), Ordering::SeqCst);
+    }
+
+    /// A task from the injector (a batch of them moved to `deque`), or
+    /// from another worker's deque, or (with `lifo`) its LIFO slot.
+    pub(crate) fn steal(
+        &self,
+        index: usize,
+        deque: &Worker<Arc<Task>>,
+        lifo: bool,
+    ) -> Option<Arc<Task>> {
+        loop {
+            match self.injector.steal_batch_and_pop(deque) {
+                Steal::Success(task) => return Some(task),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        let seats = self.seats.read().unwrap_or_else(|e| e.into_inner());
+        let count = seats.len();
+        for offset in 1..count {
+            let seat = &seats[(index + offset) % count];
+            loop {
+                match seat.stealer.steal_batch_and_pop(deque) {
+                    Steal::Success(task) => return Some(task),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+            if lifo && let Some(task) = seat.lifo.take() {
+                return Some(task);
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,131 @@
+//! A process of the scheduler kind: its runner, kept here while no worker
+//! runs it, and its state, which says who may run it next.
+//!
+//! The states, and who moves a task between them:
+//! - `SCHEDULED`: in a run queue or a LIFO slot. Set by a wake-up of an
+//!   `IDLE` task (which then queues it), by the spawn, or by the worker
+//!   that ran it and found more to do.
+//! - `RUNNING`: a worker has taken its runner. Set by that worker.
+//! - `NOTIFIED`: running, and woken meanwhile. Set by a wake-up of a
+//!   `RUNNING` task; the worker that runs it queues it again.
+//! - `IDLE`: asleep on its mailbox, its runner back here. Set by the worker
+//!   that ran it, after it has put the runner back, so that a wake-up that
+//!   queues it always finds the runner.
+//! - `DONE`: it has ended. Set by the worker that ran its exit steps.
+//!
+//! The mailbox calls the wake-up only while it sleeps (the gate's
+//! `SLEEPING` bit, set by [`Runner::sleep`]): a busy process costs its
+//! senders nothing here.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crossbeam_utils::atomic::AtomicCell;
+
+use super::pool::{self, Push};
+use crate::driver::Launch;
+use crate::mailbox::{Wake, Waker};
+use crate::pid::Pid;
+use crate::runner::{Progress, Runner};
+use crate::spawn::SpawnError;
+
+const SCHEDULED: u8 = 0;
+const RUNNING: u8 = 1;
+const NOTIFIED: u8 = 2;
+const IDLE: u8 = 3;
+const DONE: u8 = 4;
+
+/// A process, as the scheduler sees it.
+pub(crate) struct Task {
+    state: AtomicU8,
+    /// The runner, while no worker runs it: one pointer, taken and put
+    /// back with an atomic swap.
+    runner: AtomicCell<Option<Box<Runner>>>,
+}
+
+/// What became of a task a worker ran.
+pub(crate) enum Ran {
+    /// It has more to do: the worker queues it again.
+    Again,
+    /// It sleeps until a send wakes it, or it has ended.
+    Parked,
+}
+
+/// The task of `launch`'s process, and its `Pid`; queued, it runs its
+/// start-up code.
+pub(crate) fn new(launch: Launch, tag: &'static str) -> Result<(Pid, Arc<Task>), SpawnError> {
+    let (runner, core, link) = Runner::launch(launch, tag);
+    link(&core)?;
+    let pid = Pid::from_core(core.clone());
+    let task = Arc::new(Task {
+        state: AtomicU8::new(SCHEDULED),
+        runner: AtomicCell::new(Some(Box::new(runner))),
+    });
+    core.mailbox.set_waker(Waker::Call(task.clone()));
+    Ok((pid, task))
+}
+
+impl Wake for Task {
+    fn wake(self: Arc<Self>) {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            let next = match state {
+                IDLE => SCHEDULED,
+                RUNNING => NOTIFIED,
+                _ => return,
+            };
+            match self
+                .state
+                .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if next == SCHEDULED => return pool::schedule(self, Push::Woken),
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
+    }
+}
+
+impl Task {
+    /// Runs the process for up to `budget` envelopes on the calling worker.
+    pub(crate) fn run(&self, budget: usize) -> Ran {
+        self.state.store(RUNNING, Ordering::Release);
+        let Some(mut runner) = self.runner.take() else {
+            return Ran::Parked;
+        };
+        runner.awake();
+        match runner.run_ready(budget) {
+            Progress::Exited(exit) => {
+                self.state.store(DONE, Ordering::Release);
+                (*runner).finish(exit);
+                Ran::Parked
+            }
+            Progress::Yielded => self.again(runner),
+            Progress::Idle => {
+                if !runner.sleep() {
+                    return self.again(runner);
+                }
+                self.runner.store(Some(runner));
+                match self.state.compare_exchange(
+                    RUNNING,
+                    IDLE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => Ran::Parked,
+                    // Woken while it ran: it runs again.
+                    Err(_) => {
+                        self.state.store(SCHEDULED, Ordering::Release);
+                        Ran::Again
+                    }
+                }
+            }
+        }
+    }
+
+    fn again(&self, runner: Box<Runner>) -> Ran {
+        self.runner.store(Some(runner));
+        self.state.store(SCHEDULED, Ordering::Release);
+        Ran::Again
+    }
+}

@@ -1,0 +1,160 @@
+//! A worker's loop: take a task, run it for its budget, again; when there
+//! is none, look a little longer, then sleep until a push wakes the worker.
+//!
+//! Where a worker takes its next task from, in order: every 61st time, the
+//! injector first (so that what comes from outside is never starved by
+//! local work); its LIFO slot, unless it has taken it 3 times in a row
+//! (two processes that wake each other would otherwise keep the worker to
+//! themselves, as tokio's LIFO slot did in tokio #4941); its own deque; the
+//! injector; the other workers.
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+
+use crossbeam_deque::Worker;
+use crossbeam_utils::sync::Parker;
+
+use super::pool::{Pool, Push, Seat};
+use super::task::{Ran, Task};
+
+/// Envelopes a process handles before the worker runs another.
+pub(crate) const BUDGET: usize = 64;
+
+/// How often the injector is looked at first.
+const INJECTOR_EVERY: u32 = 61;
+
+/// The most times in a row a worker takes its LIFO slot.
+const LIFO_RUNS: u32 = 3;
+
+/// Rounds of looking for work before a worker sleeps.
+const LOOKS: u32 = 64;
+
+/// What a worker keeps on its own thread.
+struct Local {
+    deque: Worker<Arc<Task>>,
+    seat: Arc<Seat>,
+    lifo_runs: Cell<u32>,
+    ticks: Cell<u32>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+}
+
+/// Queues `task` on the calling thread's worker, if it is one: whether a
+/// backlog has built (a task waits in the deque, which another worker
+/// could take); the task back if the thread is no worker.
+pub(crate) fn push_here(task: Arc<Task>, push: Push) -> Result<bool, Arc<Task>> {
+    LOCAL.with(|local| {
+        let local = local.borrow();
+        let Some(local) = local.as_ref() else {
+            return Err(task);
+        };
+        match push {
+            Push::Woken => match local.seat.lifo.swap(Some(task)) {
+                Some(displaced) => {
+                    local.deque.push(displaced);
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+            Push::Behind => {
+                local.deque.push(task);
+                Ok(true)
+            }
+        }
+    })
+}
+
+/// The worker `index` of `pool`: runs until the program ends.
+pub(crate) fn work(
+    pool: &'static Pool,
+    index: usize,
+    seat: Arc<Seat>,
+    deque: Worker<Arc<Task>>,
+    parker: Parker,
+) {
+    LOCAL.with(|local| {
+        *local.borrow_mut() = Some(Local {
+            deque,
+            seat,
+            lifo_runs: Cell::new(0),
+            ticks: Cell::new(0),
+        });
+    });
+    loop {
+        let Some(task) = next(pool, index).or_else(|| idle(pool, index, &parker)) else {
+            continue;
+        };
+        if let Ran::Again = task.run(BUDGET) {
+            let _ = push_here(task, Push::Behind);
+        }
+    }
+}
+
+/// The next task for worker `index`, if there is one anywhere.
+fn next(pool: &Pool, index: usize) -> Option<Arc<Task>> {
+    LOCAL.with(|local| {
+        let local = local.borrow();
+        let local = local.as_ref()?;
+        let ticks = local.ticks.get().wrapping_add(1);
+        local.ticks.set(ticks);
+        if ticks % INJECTOR_EVERY == 0
+            && let crossbeam_deque::Steal::Success(task) =
+                pool.injector.steal_batch_and_pop(&local.deque)
+        {
+            return Some(task);
+        }
+        if local.lifo_runs.get() < LIFO_RUNS {
+            if let Some(task) = local.seat.lifo.take() {
+                local.lifo_runs.set(local.lifo_runs.get() + 1);
+                return Some(task);
+            }
+        } else if let Some(task) = local.seat.lifo.take() {
+            local.deque.push(task);
+        }
+        local.lifo_runs.set(0);
+        local
+            .deque
+            .pop()
+            .or_else(|| pool.steal(index, &local.deque, false))
+    })
+}
+
+/// No task anywhere: looks a little longer, spinning then yielding, then
+/// sleeps until a push wakes the worker. Another worker's LIFO slot is
+/// looked at only before sleeping: its own worker usually takes it within a
+/// few hundred nanoseconds, and a process woken by a send should run where
+/// its sender runs; one left there while its worker is busy is taken.
+fn idle(pool: &Pool, index: usize, parker: &Parker) -> Option<Arc<Task>> {
+    for look in 0..LOOKS {
+        if let Some(task) = look_for_work(pool, index, false) {
+            return Some(task);
+        }
+        if look < LOOKS / 2 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    pool.sleep(index);
+    if let Some(task) = look_for_work(pool, index, true) {
+        pool.wake(index);
+        return Some(task);
+    }
+    parker.park();
+    pool.wake(index);
+    None
+}
+
+/// A task from worker `index`'s deque, or from anywhere it could steal one.
+fn look_for_work(pool: &Pool, index: usize, lifo: bool) -> Option<Arc<Task>> {
+    LOCAL.with(|local| {
+        let local = local.borrow();
+        let local = local.as_ref()?;
+        local
+            .deque
+            .pop()
+            .or_else(|| pool.steal(index, &local.deque, lifo))
+    })
+}
