@@ -81,10 +81,7 @@ pub(crate) trait Item: Sized {
 
 /// The sending side of a process's mailbox, shared by every handle.
 pub(crate) struct Mailbox<T> {
-    tx: queue::Sender<T>,
-    /// A receiver for senders that find the mailbox closed after queuing:
-    /// they drain what the owner's drain may have missed.
-    sweeper: queue::Receiver<T>,
+    queue: queue::Queue<T>,
     /// Items queued in groups beyond one a group: the queue counts each
     /// group once.
     grouped: AtomicUsize,
@@ -121,7 +118,6 @@ impl Waker {
 
 /// The receiving side, owned by whatever drives the process.
 pub(crate) struct Inbox<T> {
-    rx: queue::Receiver<T>,
     /// An item a wait found, handed out before anything else.
     ready: Option<T>,
     /// The rest of the group taken from the queue last, handed out before
@@ -139,16 +135,14 @@ pub(crate) struct Inbox<T> {
 
 /// A new, open mailbox and its inbox.
 pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
-    let (tx, rx) = queue::unbounded();
     let mailbox = Mailbox {
-        tx,
-        sweeper: rx.clone(),
+        queue: queue::Queue::new(),
+
         grouped: AtomicUsize::new(0),
         gate: AtomicU64::new(0),
         waker: OnceLock::new(),
     };
     let inbox = Inbox {
-        rx,
         ready: None,
         group: Vec::new().into_iter(),
         batch: VecDeque::new(),
@@ -190,11 +184,12 @@ impl<T: Item> Mailbox<T> {
         if self.gate.load(Ordering::Acquire) & CLOSED != 0 {
             return Err(item);
         }
-        self.tx.send(item)?;
+        self.queue.push(item);
         fence(Ordering::SeqCst);
         let state = self.gate.load(Ordering::SeqCst);
         if state & CLOSED != 0 {
-            drop_all(std::iter::from_fn(|| self.sweeper.try_recv()).flat_map(|i| self.ungroup(i)));
+            // What the owner's drain may have missed: drained here.
+            drop_all(std::iter::from_fn(|| self.queue.pop()).flat_map(|i| self.ungroup(i)));
         } else if state & SLEEPING != 0
             && let Some(waker) = self.waker.get()
         {
@@ -216,7 +211,7 @@ impl<T: Item> Mailbox<T> {
 
     /// How many items are queued.
     pub(crate) fn len(&self) -> usize {
-        self.tx.len() + self.grouped.load(Ordering::Relaxed)
+        self.queue.len() + self.grouped.load(Ordering::Relaxed)
     }
 
     /// Closes the mailbox and drops everything queued. Only the owner of
@@ -227,7 +222,7 @@ impl<T: Item> Mailbox<T> {
         drop_all(inbox.ready.take().into_iter());
         drop_all(inbox.group.by_ref());
         drop_all(inbox.batch.drain(..));
-        drop_all(std::iter::from_fn(|| inbox.rx.try_recv()).flat_map(|i| self.ungroup(i)));
+        drop_all(std::iter::from_fn(|| self.queue.pop()).flat_map(|i| self.ungroup(i)));
     }
 
     /// The items of the group `item`, taken from the queue: no longer
@@ -318,7 +313,7 @@ impl<T: Item> Inbox<T> {
             // Under a backlog, take the whole queue in one lock instead of
             // contending with the senders for it once per item.
             self.streak = 0;
-            for item in self.rx.drain() {
+            for item in mailbox.queue.drain() {
                 if item.group_len().is_some() && self.batch.is_empty() && self.group.len() == 0 {
                     // First in line: handed out from its own buffer.
                     self.group = mailbox.ungroup_into_vec(item).into_iter();
@@ -427,7 +422,7 @@ impl<T: Item> Inbox<T> {
     /// The next queued item, without waiting.
     #[inline]
     fn take(&mut self, mailbox: &Mailbox<T>) -> Option<T> {
-        let item = self.rx.try_recv()?;
+        let item = mailbox.queue.pop()?;
         if item.group_len().is_none() {
             return Some(item);
         }
@@ -438,8 +433,11 @@ impl<T: Item> Inbox<T> {
     }
 
     /// Whether nothing is queued.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.ready.is_none() && self.group.len() == 0 && self.batch.is_empty() && self.rx.is_empty()
+    pub(crate) fn is_empty(&self, mailbox: &Mailbox<T>) -> bool {
+        self.ready.is_none()
+            && self.group.len() == 0
+            && self.batch.is_empty()
+            && mailbox.queue.is_empty()
     }
 }
 
@@ -450,146 +448,71 @@ fn unpack<T: Item>(batch: &mut VecDeque<T>, item: T, mailbox: &Mailbox<T>) {
 
 /// The queue under the gate: a mutex around a `VecDeque`, and a count of
 /// what it holds, written inside the lock and read without it, so that a
-/// receiver finds the queue empty without taking the lock. (The loom
-/// model below is the same queue on loom's primitives.) It measured faster
-/// than flume's unbounded channel, which it replaced: see the README.
-#[cfg(not(loom))]
+/// receiver finds the queue empty without taking the lock. Under `--cfg
+/// loom` the same, on loom's primitives, so the gate protocol is
+/// model-checked as it runs. It measured faster than flume's unbounded
+/// channel, which it replaced: see the README.
 mod queue {
     use std::collections::VecDeque;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-    struct Shared<T> {
+    #[cfg(loom)]
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    #[cfg(loom)]
+    use loom::sync::{Mutex, MutexGuard};
+    #[cfg(not(loom))]
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    #[cfg(not(loom))]
+    use std::sync::{Mutex, MutexGuard};
+
+    pub(crate) struct Queue<T> {
         items: Mutex<VecDeque<T>>,
         len: AtomicUsize,
     }
 
-    impl<T> Shared<T> {
+    impl<T> Queue<T> {
+        pub(crate) fn new() -> Queue<T> {
+            Queue {
+                items: Mutex::new(VecDeque::new()),
+                len: AtomicUsize::new(0),
+            }
+        }
+
         /// No user code runs under this lock: poisoning only means a
         /// panic elsewhere in a thread that held it.
         fn lock(&self) -> MutexGuard<'_, VecDeque<T>> {
-            self.items.lock().unwrap_or_else(PoisonError::into_inner)
+            self.items
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
-    }
 
-    pub(crate) struct Sender<T>(Arc<Shared<T>>);
-    pub(crate) struct Receiver<T>(Arc<Shared<T>>);
-
-    impl<T> Clone for Receiver<T> {
-        fn clone(&self) -> Self {
-            Receiver(self.0.clone())
-        }
-    }
-
-    pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
-        let shared = Arc::new(Shared {
-            items: Mutex::new(VecDeque::new()),
-            len: AtomicUsize::new(0),
-        });
-        (Sender(shared.clone()), Receiver(shared))
-    }
-
-    impl<T> Sender<T> {
-        /// The mailbox holds the receiving side: a send always queues.
-        pub(crate) fn send(&self, item: T) -> Result<(), T> {
-            let mut items = self.0.lock();
+        pub(crate) fn push(&self, item: T) {
+            let mut items = self.lock();
             items.push_back(item);
-            self.0.len.store(items.len(), Ordering::SeqCst);
-            Ok(())
+            self.len.store(items.len(), Ordering::SeqCst);
         }
 
         pub(crate) fn len(&self) -> usize {
-            self.0.len.load(Ordering::SeqCst)
-        }
-    }
-
-    impl<T> Receiver<T> {
-        pub(crate) fn try_recv(&self) -> Option<T> {
-            if self.0.len.load(Ordering::SeqCst) == 0 {
-                return None;
-            }
-            let mut items = self.0.lock();
-            let item = items.pop_front();
-            self.0.len.store(items.len(), Ordering::SeqCst);
-            item
-        }
-
-        pub(crate) fn drain(&self) -> impl Iterator<Item = T> + '_ {
-            let mut items = self.0.lock();
-            self.0.len.store(0, Ordering::SeqCst);
-            std::mem::take(&mut *items).into_iter()
+            self.len.load(Ordering::SeqCst)
         }
 
         pub(crate) fn is_empty(&self) -> bool {
-            self.0.len.load(Ordering::SeqCst) == 0
-        }
-    }
-}
-
-/// The queue under the gate on loom's primitives: the same mutex around a
-/// `VecDeque` and count of what it holds, written inside the lock and read
-/// first by a receiver.
-#[cfg(loom)]
-mod queue {
-    use std::collections::VecDeque;
-
-    use loom::sync::atomic::{AtomicUsize, Ordering};
-    use loom::sync::{Arc, Mutex};
-
-    struct Shared<T> {
-        items: Mutex<VecDeque<T>>,
-        len: AtomicUsize,
-    }
-
-    pub(crate) struct Sender<T>(Arc<Shared<T>>);
-    pub(crate) struct Receiver<T>(Arc<Shared<T>>);
-
-    impl<T> Clone for Receiver<T> {
-        fn clone(&self) -> Self {
-            Receiver(self.0.clone())
-        }
-    }
-
-    pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
-        let shared = Arc::new(Shared {
-            items: Mutex::new(VecDeque::new()),
-            len: AtomicUsize::new(0),
-        });
-        (Sender(shared.clone()), Receiver(shared))
-    }
-
-    impl<T> Sender<T> {
-        pub(crate) fn send(&self, item: T) -> Result<(), T> {
-            let mut items = self.0.items.lock().unwrap();
-            items.push_back(item);
-            self.0.len.store(items.len(), Ordering::SeqCst);
-            Ok(())
+            self.len() == 0
         }
 
-        pub(crate) fn len(&self) -> usize {
-            self.0.len.load(Ordering::SeqCst)
-        }
-    }
-
-    impl<T> Receiver<T> {
-        pub(crate) fn try_recv(&self) -> Option<T> {
-            if self.0.len.load(Ordering::SeqCst) == 0 {
+        pub(crate) fn pop(&self) -> Option<T> {
+            if self.is_empty() {
                 return None;
             }
-            let mut items = self.0.items.lock().unwrap();
+            let mut items = self.lock();
             let item = items.pop_front();
-            self.0.len.store(items.len(), Ordering::SeqCst);
+            self.len.store(items.len(), Ordering::SeqCst);
             item
         }
 
-        pub(crate) fn drain(&self) -> impl Iterator<Item = T> + '_ {
-            let mut items = self.0.items.lock().unwrap();
-            self.0.len.store(0, Ordering::SeqCst);
+        pub(crate) fn drain(&self) -> std::collections::vec_deque::IntoIter<T> {
+            let mut items = self.lock();
+            self.len.store(0, Ordering::SeqCst);
             std::mem::take(&mut *items).into_iter()
-        }
-
-        pub(crate) fn is_empty(&self) -> bool {
-            self.0.len.load(Ordering::SeqCst) == 0
         }
     }
 }
@@ -651,7 +574,7 @@ mod model {
                 sender.join().unwrap();
             }
             assert_eq!(drops.load(Ordering::SeqCst), 2);
-            assert!(inbox.is_empty());
+            assert!(inbox.is_empty(&mailbox));
             let late = Tracked(drops.clone());
             assert!(
                 mailbox.push(late).is_err(),
@@ -750,7 +673,7 @@ mod tests {
         let got: Vec<_> = (0..6).map(|_| number(inbox.recv(&mailbox))).collect();
         assert_eq!(got, [0, 1, 2, 3, 4, 5]);
         assert_eq!(mailbox.len(), 0);
-        assert!(inbox.is_empty());
+        assert!(inbox.is_empty(&mailbox));
     }
 
     /// Closing drops every grouped item at once, and a closed mailbox hands

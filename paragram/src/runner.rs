@@ -217,7 +217,7 @@ impl Runner {
                     return Step::Continue;
                 };
                 let exit = Exit::with_error(LinkedExit::new(&from, &exit));
-                if self.inbox.is_empty() {
+                if self.inbox.is_empty(&self.ctx.core().mailbox) {
                     // Nothing is queued to handle first: ending now is ending
                     // after the queue, without the round trip through it.
                     return self.terminate(exit);
@@ -241,7 +241,7 @@ impl Runner {
         if self.ctx.core().handles() > 0 {
             return Step::Continue;
         }
-        if self.inbox.is_empty() {
+        if self.inbox.is_empty(&self.ctx.core().mailbox) {
             return Step::Exit(Exit::normal());
         }
         // Decide again once what is queued now has been handled.

@@ -8,10 +8,12 @@
 //! LIFO slot wakes none (its worker runs it next).
 //!
 //! The sleep protocol, so that no wake-up is lost: a worker that finds no
-//! work registers as a sleeper, then (a sequentially consistent fence
-//! between) looks for work once more, and only then parks. A pusher pushes,
-//! then (a fence between) reads the number of sleepers, and unparks one if
-//! it is not zero. One of the two always sees the other.
+//! work registers as a sleeper and stops searching, then (a sequentially
+//! consistent fence between) looks for work once more, and only then
+//! parks. A pusher pushes, then (a fence between) reads the number of
+//! sleepers and of searchers, and unparks a sleeper if there is one and no
+//! worker searches. One of the two always sees the other: a searcher that
+//! the pusher counted on looks again after it stops searching.
 
 use std::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -49,6 +51,10 @@ pub(crate) struct Pool {
     sleepers: Mutex<Vec<usize>>,
     /// How many there are, read without the lock.
     sleeping: AtomicUsize,
+    /// How many workers are looking for work, not yet registered as
+    /// sleepers: one of them will find what is pushed, so a push wakes
+    /// no sleeper while this is not zero.
+    pub(crate) searching: AtomicUsize,
 }
 
 /// The number of workers the pool starts with, if set before it starts.
@@ -63,6 +69,7 @@ pub(crate) fn pool() -> &'static Pool {
         seats: RwLock::new(Vec::new()),
         sleepers: Mutex::new(Vec::new()),
         sleeping: AtomicUsize::new(0),
+        searching: AtomicUsize::new(0),
     });
     STARTED.get_or_init(|| {
         for _ in 0..workers() {
@@ -136,10 +143,11 @@ impl Pool {
         }
     }
 
-    /// Unparks one sleeping worker, if any sleeps.
+    /// Unparks one sleeping worker, if any sleeps and none is looking for
+    /// work (which, registering as a sleeper, looks once more).
     pub(crate) fn wake_one(&self) {
         fence(Ordering::SeqCst);
-        if self.sleeping.load(Ordering::SeqCst) == 0 {
+        if self.sleeping.load(Ordering::SeqCst) == 0 || self.searching.load(Ordering::SeqCst) > 0 {
             return;
         }
         let index = {
@@ -160,7 +168,7 @@ impl Pool {
         seats.get(index).cloned()
     }
 
-    /// Registers worker `index` as a sleeper.
+    /// Registers worker `index` as a sleeper, no longer searching.
     pub(crate) fn sleep(&self, index: usize) {
         let mut sleepers = lock(&self.sleepers);
         if !sleepers.contains(&index) {
@@ -168,6 +176,7 @@ impl Pool {
         }
         self.sleeping.store(sleepers.len(), Ordering::SeqCst);
         drop(sleepers);
+        self.searching.fetch_sub(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
     }
 

@@ -10,6 +10,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crossbeam_deque::Worker;
 use crossbeam_utils::sync::Parker;
@@ -127,8 +128,10 @@ fn next(pool: &Pool, index: usize) -> Option<Arc<Task>> {
 /// few hundred nanoseconds, and a process woken by a send should run where
 /// its sender runs; one left there while its worker is busy is taken.
 fn idle(pool: &Pool, index: usize, parker: &Parker) -> Option<Arc<Task>> {
+    pool.searching.fetch_add(1, Ordering::SeqCst);
     for look in 0..LOOKS {
         if let Some(task) = look_for_work(pool, index, false) {
+            pool.searching.fetch_sub(1, Ordering::SeqCst);
             return Some(task);
         }
         if look < LOOKS / 2 {
