@@ -30,6 +30,13 @@ pub(crate) trait Driver: Sync + 'static {
     /// error, nothing of the process is left: no thread, no link.
     fn start(&self, launch: Launch) -> Result<Pid, SpawnError>;
 
+    /// Whether each process of this kind runs on a stack of its own, so
+    /// that a spawn's stack size means something to it. A spawn that sets
+    /// one on a kind without runs on the thread kind instead.
+    fn own_stack(&self) -> bool {
+        true
+    }
+
     /// Sees a root just made, before it is used.
     fn root_made(&self, root: &Arc<Core>) {
         let _ = root;

@@ -94,8 +94,11 @@ impl Spawn {
         self
     }
 
-    /// Sets the stack size, in bytes, of a process that runs on its own
-    /// thread.
+    /// Gives the process a thread of its own with a stack of `bytes`. A
+    /// process of the thread kind always has one; one of the scheduler
+    /// kind, which runs on its worker's stack, is run on the thread kind
+    /// instead when its spawn sets a stack size. An OS process's own
+    /// process runs on its child's thread of the default size.
     pub fn stack_size(mut self, bytes: usize) -> Spawn {
         self.stack_size = Some(bytes);
         self
@@ -228,7 +231,10 @@ pub(crate) fn spawn(
     if spawner.is_some_and(|s| s.exit().is_some()) {
         return Err(SpawnError::RootEnded);
     }
-    let kind = kind.unwrap_or(default_kind);
+    let mut kind = kind.unwrap_or(default_kind);
+    if stack_size.is_some() && !kind.driver().own_stack() {
+        kind = Kind::THREAD;
+    }
     let id = next_id();
     let name = name.unwrap_or_else(|| format!("{}-{id}", kind.name()));
     // The root a process belongs to: its spawner's, or the spawner itself.

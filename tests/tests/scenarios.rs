@@ -7,8 +7,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use paragram::{
-    BoxError, Ctx, Exit, LinkedExit, Panicked, Pid, ROOT_NAME, Root, Spawn, Term, UnhandledMessage,
-    pattern,
+    BoxError, Ctx, Exit, Kind, LinkedExit, Panicked, Pid, ROOT_NAME, Root, Spawn, Term,
+    UnhandledMessage, pattern,
 };
 
 /// A process that stays alive, handling nothing, until told to end.
@@ -624,7 +624,7 @@ fn pid_displays_its_name_and_debugs_kind_name_and_id() {
     assert_eq!(pid.to_string(), "ponger");
     assert_eq!(
         format!("{pid:?}"),
-        format!("<#Thread: ponger [{}]>", pid.id())
+        format!("<#{}: ponger [{}]>", Kind::default().name(), pid.id())
     );
     pid.terminate();
     ended(&pid);
@@ -652,7 +652,7 @@ fn pids_compare_and_hash_by_process_identity() {
 }
 
 #[test]
-fn names_default_to_thread_and_a_number() {
+fn names_default_to_the_kind_and_a_number() {
     let root = Root::new();
     let (tx, rx) = mpsc::channel();
     let spawn = |tx: mpsc::Sender<_>| {
@@ -668,7 +668,7 @@ fn names_default_to_thread_and_a_number() {
     for pid in [&first, &second] {
         let number = pid
             .name()
-            .strip_prefix("Thread-")
+            .strip_prefix(&format!("{}-", Kind::default().name()))
             .unwrap_or_else(|| panic!("{} has no default name", pid.name()));
         assert!(
             number.parse::<u64>().is_ok(),
@@ -681,12 +681,14 @@ fn names_default_to_thread_and_a_number() {
     reported.sort();
     let mut expected = [first.name().to_owned(), second.name().to_owned()];
     expected.sort();
-    for (name, thread) in &reported {
-        assert_eq!(
-            thread.as_deref(),
-            Some(name.as_str()),
-            "the thread has the name"
-        );
+    if Kind::default() == Kind::THREAD {
+        for (name, thread) in &reported {
+            assert_eq!(
+                thread.as_deref(),
+                Some(name.as_str()),
+                "the thread has the name"
+            );
+        }
     }
     let names: Vec<_> = reported.into_iter().map(|(name, _)| name).collect();
     assert_eq!(names, expected);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use cap::Cap;
 use paragram::{Ctx, Exit, Pid, Root, pattern};
-use stress_support::{DEADLINE, await_threads, size, threads, wait};
+use stress_support::{DEADLINE, await_threads, size, threads, wait, warm_up};
 
 /// Counts the bytes live on the heap.
 #[global_allocator]
@@ -19,6 +19,7 @@ static ALLOCATOR: Cap<System> = Cap::new(System, usize::MAX);
 fn stress_spawn_terminate_rounds_return_to_baseline() {
     let rounds = size(10, 100);
     let per_round = size(200, 1_000);
+    warm_up();
     let root = Root::new();
     // The root traps its children's exits, and answers a sync once it has
     // handled every notification queued before it.

@@ -1,5 +1,6 @@
 //! Reliability: the thread kind refuses spawns past its limit with an error,
-//! before the OS limit, and every process already running survives.
+//! before the OS limit, and every process already running survives; the
+//! scheduler kind, whose processes take no thread, spawns on past it.
 //!
 //! At CI size the test re-runs this binary as a child process with
 //! `PARAGRAM_MAX_THREADS` set low (setting it in-process would need
@@ -14,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use paragram::{Ctx, Pid, Root, Spawn, SpawnError, pattern};
+use paragram::{Ctx, Kind, Pid, Root, Spawn, SpawnError, pattern};
 use stress_support::{DEADLINE, full, wait};
 use wait_timeout::ChildExt;
 
@@ -68,11 +69,25 @@ fn stress_thread_limit_child_process() {
     spawn_past_limit();
 }
 
+/// The scheduler kind's workers, which take places among the threads.
+const WORKERS: usize = 2;
+
+/// Processes of the scheduler kind spawned once the thread kind refuses.
+const PAST_THE_LIMIT: usize = 1_000;
+
 /// Spawns idle processes until the thread kind refuses; checks the refusal,
-/// that every process still answers, and that a spawn works once some end.
+/// that every process still answers, that the scheduler kind still spawns,
+/// and that a thread spawn works once some end.
 fn spawn_past_limit() {
     let limit = paragram::thread_limit();
-    let root = Root::new();
+    paragram::set_scheduler_workers(WORKERS);
+    let root = Root::with_kind(Kind::THREAD);
+    // Its workers start with its first process, and take their places now.
+    let first = root
+        .spawn(Spawn::new(|_: &mut Ctx| {}).kind(Kind::SCHEDULER))
+        .unwrap();
+    first.terminate();
+    assert!(wait(&first).is_normal());
     let (tx, rx) = mpsc::channel();
     let mut alive: Vec<Pid> = Vec::new();
     let start = Instant::now();
@@ -100,9 +115,9 @@ fn spawn_past_limit() {
         "{refusal:?}"
     );
     assert_eq!(
-        alive.len() + 1,
+        alive.len() + 1 + WORKERS,
         limit,
-        "the root and the spawned fill the limit"
+        "the root, the scheduler's workers and the spawned fill the limit"
     );
     for _ in 0..10 {
         let again = root.spawn(|_: &mut Ctx| {});
@@ -120,6 +135,34 @@ fn spawn_past_limit() {
         let left = deadline.saturating_duration_since(Instant::now());
         let n = rx.recv_timeout(left).expect("every process answers");
         assert!(answered.insert(n), "{n} answered twice");
+    }
+    let (answers, answered_past) = mpsc::channel();
+    let past: Vec<Pid> = (0..PAST_THE_LIMIT)
+        .map(|n| {
+            let answers = answers.clone();
+            let node = move |ctx: &mut Ctx| {
+                ctx.receive(pattern!("ping"), move |_, ()| {
+                    let _ = answers.send(n);
+                })
+            };
+            root.spawn(Spawn::new(node).kind(Kind::SCHEDULER))
+                .expect("the scheduler kind spawns past the thread limit")
+        })
+        .collect();
+    for pid in &past {
+        pid.send("ping").unwrap();
+    }
+    let mut answered = HashSet::new();
+    while answered.len() < past.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let n = answered_past
+            .recv_timeout(left)
+            .expect("every process of the scheduler kind answers");
+        assert!(answered.insert(n), "{n} answered twice");
+    }
+    for pid in &past {
+        pid.terminate();
+        assert!(wait(pid).is_normal());
     }
     let last = alive.pop().unwrap();
     last.terminate();

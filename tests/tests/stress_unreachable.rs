@@ -1,36 +1,53 @@
-//! Reliability: a process that no handle can reach ends and releases its
-//! thread, roots included. In its own binary because it counts every
-//! thread of the OS process, the root's among them (a root's thread is
-//! named `__main__`, as every root's is), so no other test may run beside
-//! it.
+//! Reliability: a process that no handle can reach ends and releases what
+//! it holds (its thread, for the thread kind), roots included. In its own
+//! binary because it counts every thread of the OS process, the root's
+//! among them (a root's thread is named `__main__`, as every root's is),
+//! so no other test may run beside it.
 
 mod stress_support;
 
+use std::sync::mpsc;
 use std::time::Duration;
 
-use paragram::{BoxError, Ctx, Root, pattern};
-use stress_support::{await_threads, size, threads};
+use paragram::{BoxError, Ctx, Kind, Root, pattern};
+use stress_support::{DEADLINE, await_threads, size, threads, warm_up};
 
 type Started = Result<(), BoxError>;
 
 #[test]
 fn stress_unreachable_processes_release_their_threads() {
     let rounds = size(20, 200);
+    warm_up();
     let baseline = threads();
     for round in 0..rounds {
+        // The pair's handlers hold a sender each: once both have ended,
+        // the channel is disconnected.
+        let (held, ended) = mpsc::channel::<()>();
         let root = Root::new();
         let idle = root.spawn(|_: &mut Ctx| {}).unwrap();
         let pair = root
-            .spawn(|ctx: &mut Ctx| -> Started {
-                let partner = ctx.spawn_link(|_: &mut Ctx| {})?;
+            .spawn(move |ctx: &mut Ctx| -> Started {
+                let mine = held.clone();
+                let partner = ctx.spawn_link(move |ctx: &mut Ctx| {
+                    ctx.receive(pattern!("never"), move |_, ()| {
+                        let _ = &held;
+                    })
+                })?;
                 ctx.receive(pattern!("never"), move |_, ()| {
-                    let _ = &partner;
+                    let _ = (&partner, &mine);
                 })?;
                 Ok(())
             })
             .unwrap();
-        assert!(threads() > baseline);
+        if Kind::default() == Kind::THREAD {
+            assert!(threads() > baseline);
+        }
         drop((idle, pair, root));
+        assert_eq!(
+            ended.recv_timeout(DEADLINE),
+            Err(mpsc::RecvTimeoutError::Disconnected),
+            "round {round}: a process no handle reaches is still running"
+        );
         let left = await_threads(baseline, Duration::from_secs(1));
         assert_eq!(
             left, baseline,

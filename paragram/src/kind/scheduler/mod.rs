@@ -26,7 +26,12 @@ impl Driver for Scheduling {
         "Scheduler"
     }
 
+    fn own_stack(&self) -> bool {
+        false
+    }
+
     fn start(&self, launch: Launch) -> Result<Pid, SpawnError> {
+        pool::ready()?;
         let (pid, task) = task::new(launch, self.name())?;
         pool::schedule(task, pool::Push::Behind);
         Ok(pid)

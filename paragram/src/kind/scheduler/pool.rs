@@ -25,6 +25,7 @@ use crossbeam_utils::sync::{Parker, Unparker};
 use super::task::Task;
 use super::worker;
 use crate::pid::lock;
+use crate::spawn::SpawnError;
 use crate::threads::{self, Slot};
 
 /// How a task comes to be queued.
@@ -55,28 +56,57 @@ pub(crate) struct Pool {
     /// sleepers: one of them will find what is pushed, so a push wakes
     /// no sleeper while this is not zero.
     pub(crate) searching: AtomicUsize,
+    /// Held while workers are started.
+    starting: Mutex<()>,
 }
 
 /// The number of workers the pool starts with, if set before it starts.
 static WORKERS: AtomicUsize = AtomicUsize::new(0);
 
-/// The pool, started with its workers on first use.
+/// The pool; its workers are started by [`ready`].
 pub(crate) fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
-    static STARTED: OnceLock<()> = OnceLock::new();
-    let pool = POOL.get_or_init(|| Pool {
+    POOL.get_or_init(|| Pool {
         injector: Injector::new(),
         seats: RwLock::new(Vec::new()),
         sleepers: Mutex::new(Vec::new()),
         sleeping: AtomicUsize::new(0),
         searching: AtomicUsize::new(0),
-    });
-    STARTED.get_or_init(|| {
-        for _ in 0..workers() {
-            pool.add_worker();
+        starting: Mutex::new(()),
+    })
+}
+
+/// Starts the pool's workers, if none runs yet: an error if not one could
+/// be started (the program is at its thread limit), so that a process is
+/// never queued where no worker will run it.
+pub(crate) fn ready() -> Result<(), SpawnError> {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    if STARTED.get().is_some() {
+        return Ok(());
+    }
+    let pool = pool();
+    let _starting = lock(&pool.starting);
+    if STARTED.get().is_some() {
+        return Ok(());
+    }
+    let mut started = 0;
+    let mut refused = None;
+    for _ in 0..workers() {
+        match pool.add_worker() {
+            Ok(()) => started += 1,
+            Err(error) => {
+                refused = Some(error);
+                break;
+            }
         }
-    });
-    pool
+    }
+    match refused {
+        Some(error) if started == 0 => Err(error),
+        _ => {
+            let _ = STARTED.set(());
+            Ok(())
+        }
+    }
 }
 
 /// How many workers the pool has: as set, else `PARAGRAM_WORKERS`, else
@@ -115,13 +145,9 @@ pub(crate) fn schedule(task: Arc<Task>, push: Push) {
 }
 
 impl Pool {
-    /// Starts a worker thread. A place among the threads that cannot be
-    /// had leaves the pool a worker short (it has at least one once any
-    /// starts).
-    fn add_worker(&'static self) {
-        let Ok(slot) = Slot::take() else {
-            return;
-        };
+    /// Starts a worker thread, with its place among the threads.
+    fn add_worker(&'static self) -> Result<(), SpawnError> {
+        let slot = Slot::take()?;
         let deque = Worker::new_fifo();
         let parker = Parker::new();
         let seat = Arc::new(Seat {
@@ -138,9 +164,14 @@ impl Pool {
         let started = threads::start(name, None, slot, move |_slot| {
             worker::work(self, index, seat, deque, parker);
         });
-        if started.is_err() {
-            // Its seat stays, empty: nothing is ever pushed to it.
+        if let Err(error) = started {
+            // Nothing was pushed to its seat; workers are started one at a
+            // time, so it is still the last.
+            let mut seats = self.seats.write().unwrap_or_else(|e| e.into_inner());
+            seats.truncate(index);
+            return Err(SpawnError::Os(error));
         }
+        Ok(())
     }
 
     /// Unparks one sleeping worker, if any sleeps and none is looking for
