@@ -13,6 +13,7 @@
 //! [`Runner::run_ready`]: crate::runner::Runner::run_ready
 //! [`Runner::finish`]: crate::runner::Runner::finish
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,4 +112,42 @@ pub(crate) struct Serialized {
     pub(crate) type_name: &'static str,
     pub(crate) state: Result<Vec<u8>, String>,
     pub(crate) pids: Vec<Pid>,
+}
+
+/// What a kind whose threads run many processes does around one of
+/// paragram's own calls that may block the calling thread (`Pid::wait`, a
+/// send that waits for room on a connection): hand the thread's other work
+/// to another thread before, take its place back after.
+pub(crate) trait Blocking: Sync {
+    /// About to block; whether [`Blocking::leave`] is to be called after.
+    fn enter(&self) -> bool;
+    /// No longer blocked.
+    fn leave(&self);
+}
+
+thread_local! {
+    /// What the kind that runs the calling thread's processes does around
+    /// a blocking call, if anything.
+    static BLOCKING: Cell<Option<&'static dyn Blocking>> = const { Cell::new(None) };
+}
+
+/// Makes `hook` what the calling thread does around blocking calls.
+pub(crate) fn on_blocking(hook: &'static dyn Blocking) {
+    BLOCKING.with(|cell| cell.set(Some(hook)));
+}
+
+/// Runs `call`, which may block the calling thread for long, inside the
+/// calling thread's kind's [`Blocking`] section, if it has one.
+pub(crate) fn blocking<R>(call: impl FnOnce() -> R) -> R {
+    struct Leave(&'static dyn Blocking);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            self.0.leave();
+        }
+    }
+    let Some(hook) = BLOCKING.with(Cell::get) else {
+        return call();
+    };
+    let _leave = hook.enter().then_some(Leave(hook));
+    call()
 }

@@ -50,7 +50,7 @@ mod wire;
 pub use ctx::Ctx;
 pub use driver::Kind;
 pub use exit::{BoxError, Exit, LinkedExit, Panicked, SharedError, UnhandledMessage};
-pub use kind::set_scheduler_workers;
+pub use kind::{LONG_SCHEDULE, set_scheduler_workers, system_monitor};
 pub use message::{IntoMessage, Message};
 pub use paragram_derive::{Process, pattern, process, receive, term, test};
 pub use pattern::*;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+use crate::driver;
 use crate::exit::{BoxError, Exit};
 use crate::link::Links;
 use crate::mailbox::{Inbox, Mailbox, mailbox};
@@ -142,8 +143,18 @@ impl Core {
         }
     }
 
-    /// Waits until the process has finished or `deadline` passes.
+    /// Waits until the process has finished or `deadline` passes. The
+    /// wait is a blocking call for the calling thread's kind, unless the
+    /// process has finished already.
     fn wait_until(&self, deadline: Option<Instant>) -> Option<Exit> {
+        if lock(&self.life).finished {
+            self.wait_locked(deadline)
+        } else {
+            driver::blocking(|| self.wait_locked(deadline))
+        }
+    }
+
+    fn wait_locked(&self, deadline: Option<Instant>) -> Option<Exit> {
         let mut life = lock(&self.life);
         while !life.finished {
             let left = match deadline {

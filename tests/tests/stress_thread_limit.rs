@@ -69,8 +69,12 @@ fn stress_thread_limit_child_process() {
     spawn_past_limit();
 }
 
-/// The scheduler kind's workers, which take places among the threads.
+/// The scheduler kind's workers.
 const WORKERS: usize = 2;
+
+/// The places among the threads the scheduler kind takes: its workers and
+/// its monitor.
+const SCHEDULER_THREADS: usize = WORKERS + 1;
 
 /// Processes of the scheduler kind spawned once the thread kind refuses.
 const PAST_THE_LIMIT: usize = 1_000;
@@ -82,7 +86,7 @@ fn spawn_past_limit() {
     let limit = paragram::thread_limit();
     paragram::set_scheduler_workers(WORKERS);
     let root = Root::with_kind(Kind::THREAD);
-    // Its workers start with its first process, and take their places now.
+    // Its threads start with its first process, and take their places now.
     let first = root
         .spawn(Spawn::new(|_: &mut Ctx| {}).kind(Kind::SCHEDULER))
         .unwrap();
@@ -115,9 +119,9 @@ fn spawn_past_limit() {
         "{refusal:?}"
     );
     assert_eq!(
-        alive.len() + 1 + WORKERS,
+        alive.len() + 1 + SCHEDULER_THREADS,
         limit,
-        "the root, the scheduler's workers and the spawned fill the limit"
+        "the root, the scheduler's threads and the spawned fill the limit"
     );
     for _ in 0..10 {
         let again = root.spawn(|_: &mut Ctx| {});

@@ -92,3 +92,35 @@ pub(crate) fn os_test(module_path: &str, name: &str) -> os_process::TestThread {
 pub fn set_scheduler_workers(workers: usize) {
     scheduler::set_workers(workers);
 }
+
+/// How long a process of the scheduler kind may hold its worker in one go
+/// (a handler that blocks in its own code, or computes for long) before
+/// the scheduler's monitor gives the worker up, moving its other processes
+/// to a spare worker, and reports the process once (see
+/// [`system_monitor`]).
+pub const LONG_SCHEDULE: std::time::Duration = scheduler::LONG_SCHEDULE;
+
+/// Sets the process that hears of long schedules, as Erlang's
+/// `erlang:system_monitor(Pid, [{long_schedule, 20}])` does, and returns
+/// the one set before. A process of the scheduler kind that holds its
+/// worker for over [`LONG_SCHEDULE`] is reported to it once, as the message
+/// `("monitor", Pid, "long_schedule", u64)`: the process, and how many
+/// milliseconds it had held the worker when seen. Unset (or if the send
+/// fails), the report is a line on stderr.
+///
+/// ```
+/// use paragram::{Pid, Root, pattern};
+/// let root = Root::new();
+/// let watcher = root
+///     .spawn(|ctx: &mut paragram::Ctx| {
+///         ctx.receive(
+///             pattern!("monitor", Pid, "long_schedule", u64),
+///             |_, (pid, ms): (Pid, u64)| eprintln!("{pid} held its worker {ms} ms"),
+///         )
+///     })
+///     .unwrap();
+/// paragram::system_monitor(Some(watcher));
+/// ```
+pub fn system_monitor(pid: Option<crate::pid::Pid>) -> Option<crate::pid::Pid> {
+    scheduler::set_system_monitor(pid)
+}

@@ -29,6 +29,7 @@ use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
+use crate::driver;
 use crate::pid::lock;
 
 /// Queued bytes from which a sender waits for a writer to take them.
@@ -188,7 +189,7 @@ impl Out {
             // Someone writes, and will take the queue.
             while state.bytes.len() >= BUSY && state.writer != Writer::Nobody && !state.broken {
                 state.waiting = true;
-                state = self.wait(state);
+                state = driver::blocking(|| self.wait(state));
             }
         }
         Ok(Duty::None)

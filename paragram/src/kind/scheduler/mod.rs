@@ -6,8 +6,10 @@
 //!
 //! `task.rs`: a process as the scheduler sees it, and its wake-up.
 //! `pool.rs`: the workers, their run queues and their sleep protocol.
-//! `worker.rs`: a worker's loop.
+//! `worker.rs`: a worker's loop, and what it does around a blocking call.
+//! `monitor.rs`: the thread that finds a worker held by one process.
 
+mod monitor;
 mod pool;
 mod task;
 mod worker;
@@ -16,6 +18,7 @@ use crate::driver::{Driver, Launch};
 use crate::pid::Pid;
 use crate::spawn::SpawnError;
 
+pub(crate) use monitor::{LONG_SCHEDULE, set_system_monitor};
 pub(crate) use pool::set_workers;
 
 /// The scheduler kind's driver.

@@ -14,8 +14,16 @@
 //! sleepers and of searchers, and unparks a sleeper if there is one and no
 //! worker searches. One of the two always sees the other: a searcher that
 //! the pusher counted on looks again after it stops searching.
+//!
+//! How many workers run: the pool keeps as many *active* as it was asked
+//! for. A worker that blocks in one of paragram's own calls, or that the
+//! monitor finds held by one process for too long, stops counting: its
+//! queue goes to the injector and a spare thread (or a new one) takes its
+//! place. Back, it counts again; the pool then has one worker too many,
+//! and the first to find nothing to do becomes a spare, parked until a
+//! place is free.
 
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
@@ -23,7 +31,7 @@ use crossbeam_utils::atomic::AtomicCell;
 use crossbeam_utils::sync::{Parker, Unparker};
 
 use super::task::Task;
-use super::worker;
+use super::{monitor, worker};
 use crate::pid::lock;
 use crate::spawn::SpawnError;
 use crate::threads::{self, Slot};
@@ -37,11 +45,31 @@ pub(crate) enum Push {
     Behind,
 }
 
-/// What the other workers (and pushers from outside) see of a worker.
+/// What the other workers, the monitor and pushers from outside see of a
+/// worker.
 pub(crate) struct Seat {
     pub(crate) stealer: Stealer<Arc<Task>>,
     pub(crate) lifo: AtomicCell<Option<Arc<Task>>>,
     unparker: Unparker,
+    /// Odd while the worker runs a task, and one more at each start and
+    /// end of a run: the monitor sees a run that lasts.
+    pub(crate) run: AtomicU64,
+    /// The task the worker runs, or ran last.
+    pub(crate) current: AtomicCell<Option<Arc<Task>>>,
+    /// Inside one of paragram's blocking calls: not counted as active.
+    pub(crate) blocked: AtomicBool,
+    /// Given up by the monitor while it ran one task for too long: not
+    /// counted as active until the worker, done with it, counts again.
+    pub(crate) detached: AtomicBool,
+    /// Parked as a spare, until a place is free.
+    pub(crate) spare: AtomicBool,
+}
+
+impl Seat {
+    /// Unparks the worker.
+    pub(crate) fn unpark(&self) {
+        self.unparker.unpark();
+    }
 }
 
 /// The pool of workers.
@@ -56,6 +84,12 @@ pub(crate) struct Pool {
     /// sleepers: one of them will find what is pushed, so a push wakes
     /// no sleeper while this is not zero.
     pub(crate) searching: AtomicUsize,
+    /// How many workers the pool keeps active.
+    wanted: AtomicUsize,
+    /// How many are: neither blocked, nor detached, nor spare.
+    active: AtomicUsize,
+    /// The indices of the spare workers.
+    spares: Mutex<Vec<usize>>,
     /// Held while workers are started.
     starting: Mutex<()>,
 }
@@ -72,13 +106,16 @@ pub(crate) fn pool() -> &'static Pool {
         sleepers: Mutex::new(Vec::new()),
         sleeping: AtomicUsize::new(0),
         searching: AtomicUsize::new(0),
+        wanted: AtomicUsize::new(0),
+        active: AtomicUsize::new(0),
+        spares: Mutex::new(Vec::new()),
         starting: Mutex::new(()),
     })
 }
 
-/// Starts the pool's workers, if none runs yet: an error if not one could
-/// be started (the program is at its thread limit), so that a process is
-/// never queued where no worker will run it.
+/// Starts the pool's workers and its monitor, if none runs yet: an error
+/// if not one worker could be started (the program is at its thread
+/// limit), so that a process is never queued where no worker will run it.
 pub(crate) fn ready() -> Result<(), SpawnError> {
     static STARTED: OnceLock<()> = OnceLock::new();
     if STARTED.get().is_some() {
@@ -89,24 +126,11 @@ pub(crate) fn ready() -> Result<(), SpawnError> {
     if STARTED.get().is_some() {
         return Ok(());
     }
-    let mut started = 0;
-    let mut refused = None;
-    for _ in 0..workers() {
-        match pool.add_worker() {
-            Ok(()) => started += 1,
-            Err(error) => {
-                refused = Some(error);
-                break;
-            }
-        }
-    }
-    match refused {
-        Some(error) if started == 0 => Err(error),
-        _ => {
-            let _ = STARTED.set(());
-            Ok(())
-        }
-    }
+    pool.wanted.store(workers(), Ordering::SeqCst);
+    pool.fill()?;
+    monitor::start(pool);
+    let _ = STARTED.set(());
+    Ok(())
 }
 
 /// How many workers the pool has: as set, else `PARAGRAM_WORKERS`, else
@@ -145,6 +169,38 @@ pub(crate) fn schedule(task: Arc<Task>, push: Push) {
 }
 
 impl Pool {
+    /// Brings the active workers up to the number wanted: spares first,
+    /// then new threads. An error only if none is active after (a thread
+    /// that cannot be had otherwise leaves the pool a worker short).
+    fn fill(&'static self) -> Result<(), SpawnError> {
+        loop {
+            let active = self.active.load(Ordering::SeqCst);
+            if active >= self.wanted.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            if self
+                .active
+                .compare_exchange(active, active + 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                continue;
+            }
+            let spare = lock(&self.spares).pop();
+            let added = match spare.and_then(|index| self.seat(index)) {
+                Some(seat) => {
+                    seat.spare.store(false, Ordering::SeqCst);
+                    seat.unpark();
+                    Ok(())
+                }
+                None => self.add_worker(),
+            };
+            if let Err(error) = added {
+                let before = self.active.fetch_sub(1, Ordering::SeqCst);
+                return if before == 1 { Err(error) } else { Ok(()) };
+            }
+        }
+    }
+
     /// Starts a worker thread, with its place among the threads.
     fn add_worker(&'static self) -> Result<(), SpawnError> {
         let slot = Slot::take()?;
@@ -154,6 +210,11 @@ impl Pool {
             stealer: deque.stealer(),
             lifo: AtomicCell::new(None),
             unparker: parker.unparker().clone(),
+            run: AtomicU64::new(0),
+            current: AtomicCell::new(None),
+            blocked: AtomicBool::new(false),
+            detached: AtomicBool::new(false),
+            spare: AtomicBool::new(false),
         });
         let index = {
             let mut seats = self.seats.write().unwrap_or_else(|e| e.into_inner());
@@ -164,14 +225,65 @@ impl Pool {
         let started = threads::start(name, None, slot, move |_slot| {
             worker::work(self, index, seat, deque, parker);
         });
-        if let Err(error) = started {
-            // Nothing was pushed to its seat; workers are started one at a
-            // time, so it is still the last.
-            let mut seats = self.seats.write().unwrap_or_else(|e| e.into_inner());
-            seats.truncate(index);
-            return Err(SpawnError::Os(error));
+        // Should the thread not start, its seat stays, empty: nothing is
+        // pushed to a seat but by its own worker, and it is never a spare.
+        started.map(drop).map_err(SpawnError::Os)
+    }
+
+    /// A worker stops counting as active (it blocks, or the monitor gave
+    /// it up): what it had queued goes to the injector, and another takes
+    /// its place.
+    pub(crate) fn hand_over(&'static self, seat: &Seat, deque: Option<&Worker<Arc<Task>>>) {
+        if let Some(task) = seat.lifo.take() {
+            self.injector.push(task);
         }
-        Ok(())
+        match deque {
+            Some(deque) => {
+                while let Some(task) = deque.pop() {
+                    self.injector.push(task);
+                }
+            }
+            None => loop {
+                match seat.stealer.steal() {
+                    Steal::Success(task) => self.injector.push(task),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            },
+        }
+        self.active.fetch_sub(1, Ordering::SeqCst);
+        let _ = self.fill();
+        self.wake_one();
+    }
+
+    /// A worker counts as active again.
+    pub(crate) fn rejoin(&self) {
+        self.active.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Makes worker `index` a spare if the pool has more active workers
+    /// than it wants: true if it is one now, and must park until
+    /// [`Seat::spare`] is cleared.
+    pub(crate) fn retire(&self, index: usize, seat: &Seat) -> bool {
+        let wanted = self.wanted.load(Ordering::SeqCst);
+        let mut active = self.active.load(Ordering::SeqCst);
+        loop {
+            if active <= wanted {
+                return false;
+            }
+            match self.active.compare_exchange(
+                active,
+                active - 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => break,
+                Err(now) => active = now,
+            }
+        }
+        seat.spare.store(true, Ordering::SeqCst);
+        lock(&self.spares).push(index);
+        true
     }
 
     /// Unparks one sleeping worker, if any sleeps and none is looking for
@@ -190,13 +302,19 @@ impl Pool {
         if let Some(index) = index
             && let Some(seat) = self.seat(index)
         {
-            seat.unparker.unpark();
+            seat.unpark();
+            monitor::wake();
         }
     }
 
-    fn seat(&self, index: usize) -> Option<Arc<Seat>> {
+    pub(crate) fn seat(&self, index: usize) -> Option<Arc<Seat>> {
         let seats = self.seats.read().unwrap_or_else(|e| e.into_inner());
         seats.get(index).cloned()
+    }
+
+    /// Whether every active worker sleeps.
+    pub(crate) fn all_asleep(&self) -> bool {
+        self.sleeping.load(Ordering::SeqCst) >= self.active.load(Ordering::SeqCst)
     }
 
     /// Registers worker `index` as a sleeper, no longer searching.

@@ -17,15 +17,15 @@
 //! `SLEEPING` bit, set by [`Runner::sleep`]): a busy process costs its
 //! senders nothing here.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Weak};
 
 use crossbeam_utils::atomic::AtomicCell;
 
 use super::pool::{self, Push};
 use crate::driver::Launch;
 use crate::mailbox::{Wake, Waker};
-use crate::pid::Pid;
+use crate::pid::{Core, Pid};
 use crate::runner::{Progress, Runner};
 use crate::spawn::SpawnError;
 
@@ -41,6 +41,10 @@ pub(crate) struct Task {
     /// The runner, while no worker runs it: one pointer, taken and put
     /// back with an atomic swap.
     runner: AtomicCell<Option<Box<Runner>>>,
+    /// Its process, for the monitor to name it.
+    core: Weak<Core>,
+    /// Whether the monitor has reported it.
+    reported: AtomicBool,
 }
 
 /// What became of a task a worker ran.
@@ -60,6 +64,8 @@ pub(crate) fn new(launch: Launch, tag: &'static str) -> Result<(Pid, Arc<Task>),
     let task = Arc::new(Task {
         state: AtomicU8::new(SCHEDULED),
         runner: AtomicCell::new(Some(Box::new(runner))),
+        core: Arc::downgrade(&core),
+        reported: AtomicBool::new(false),
     });
     core.mailbox.set_waker(Waker::Call(task.clone()));
     Ok((pid, task))
@@ -87,6 +93,15 @@ impl Wake for Task {
 }
 
 impl Task {
+    /// A handle to its process, unless it is gone, the first time this is
+    /// asked for: the monitor reports a process once.
+    pub(crate) fn report(&self) -> Option<Pid> {
+        if self.reported.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        self.core.upgrade().map(Pid::from_core)
+    }
+
     /// Runs the process for up to `budget` envelopes on the calling worker.
     pub(crate) fn run(&self, budget: usize) -> Ran {
         self.state.store(RUNNING, Ordering::Release);
@@ -127,5 +142,63 @@ impl Task {
         self.runner.store(Some(runner));
         self.state.store(SCHEDULED, Ordering::Release);
         Ran::Again
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::{Ran, new};
+    use crate::ctx::Ctx;
+    use crate::driver::{Kind, Launch};
+    use crate::pid::next_id;
+    use crate::process::FnProcess;
+    use crate::runner::Envelope;
+    use crate::spawn::DEFAULT_SHUTDOWN;
+
+    /// A flooded process gives its worker back after its budget, every
+    /// run, until it has caught up: the others get their turn between.
+    #[test]
+    fn a_run_handles_at_most_its_budget() {
+        const QUEUED: usize = 200;
+        const BUDGET: usize = 64;
+        let launch = Launch {
+            id: next_id(),
+            name: "flooded".into(),
+            process: Box::new(FnProcess::new(|_: &mut Ctx| {})),
+            owner: None,
+            default_kind: Kind::SCHEDULER,
+            stack_size: None,
+            shutdown: DEFAULT_SHUTDOWN,
+            serialized: None,
+            link: Box::new(|_| Ok(())),
+        };
+        let (pid, task) = new(launch, "Scheduler").unwrap();
+        let handled = Arc::new(AtomicUsize::new(0));
+        for _ in 0..QUEUED {
+            let handled = handled.clone();
+            let run = Envelope::Run(Box::new(move |_| {
+                handled.fetch_add(1, Ordering::SeqCst);
+            }));
+            assert!(pid.core().mailbox.push(run).is_ok());
+        }
+        let mut runs = Vec::new();
+        loop {
+            let before = handled.load(Ordering::SeqCst);
+            let ran = task.run(BUDGET);
+            runs.push(handled.load(Ordering::SeqCst) - before);
+            if let Ran::Parked = ran {
+                break;
+            }
+        }
+        assert_eq!(runs, [64, 64, 64, 8], "envelopes handled per run");
+        // The terminate wakes it onto the pool's queue, where a worker
+        // may run it first; either way it ends.
+        pid.terminate();
+        assert!(matches!(task.run(BUDGET), Ran::Parked));
+        let exit = pid.wait_timeout(std::time::Duration::from_secs(10));
+        assert!(exit.is_ok_and(|exit| exit.is_normal()));
     }
 }

@@ -17,6 +17,7 @@ use crossbeam_utils::sync::Parker;
 
 use super::pool::{Pool, Push, Seat};
 use super::task::{Ran, Task};
+use crate::driver::{self, Blocking};
 
 /// Envelopes a process handles before the worker runs another.
 pub(crate) const BUDGET: usize = 64;
@@ -32,6 +33,7 @@ const LOOKS: u32 = 64;
 
 /// What a worker keeps on its own thread.
 struct Local {
+    pool: &'static Pool,
     deque: Worker<Arc<Task>>,
     seat: Arc<Seat>,
     lifo_runs: Cell<u32>,
@@ -67,6 +69,37 @@ pub(crate) fn push_here(task: Arc<Task>, push: Push) -> Result<bool, Arc<Task>> 
     })
 }
 
+/// What a worker does around paragram's blocking calls: its queue goes to
+/// the injector and another worker takes its place until it is back.
+struct HandOver;
+
+impl Blocking for HandOver {
+    fn enter(&self) -> bool {
+        LOCAL.with(|local| {
+            let local = local.borrow();
+            let Some(local) = local.as_ref() else {
+                return false;
+            };
+            // Given up by the monitor already: it is not counted.
+            if local.seat.detached.load(Ordering::SeqCst) {
+                return false;
+            }
+            local.seat.blocked.store(true, Ordering::SeqCst);
+            local.pool.hand_over(&local.seat, Some(&local.deque));
+            true
+        })
+    }
+
+    fn leave(&self) {
+        LOCAL.with(|local| {
+            if let Some(local) = local.borrow().as_ref() {
+                local.seat.blocked.store(false, Ordering::SeqCst);
+                local.pool.rejoin();
+            }
+        });
+    }
+}
+
 /// The worker `index` of `pool`: runs until the program ends.
 pub(crate) fn work(
     pool: &'static Pool,
@@ -77,20 +110,38 @@ pub(crate) fn work(
 ) {
     LOCAL.with(|local| {
         *local.borrow_mut() = Some(Local {
+            pool,
             deque,
-            seat,
+            seat: seat.clone(),
             lifo_runs: Cell::new(0),
             ticks: Cell::new(0),
         });
     });
+    driver::on_blocking(&HandOver);
+    let mut runs = 0;
     loop {
-        let Some(task) = next(pool, index).or_else(|| idle(pool, index, &parker)) else {
+        let Some(task) = next(pool, index).or_else(|| idle(pool, index, &seat, &parker)) else {
             continue;
         };
-        if let Ran::Again = task.run(BUDGET) {
+        runs += 2;
+        if let Ran::Again = run(&seat, &task, runs) {
             let _ = push_here(task, Push::Behind);
         }
+        // Given up by the monitor while it ran: done, it counts again.
+        if seat.detached.load(Ordering::Relaxed) && seat.detached.swap(false, Ordering::SeqCst) {
+            pool.rejoin();
+        }
     }
+}
+
+/// Runs `task` for its budget, in view of the monitor: [`Seat::run`] is
+/// `runs - 1` (odd) while it runs, `runs` after.
+fn run(seat: &Seat, task: &Arc<Task>, runs: u64) -> Ran {
+    drop(seat.current.swap(Some(task.clone())));
+    seat.run.store(runs - 1, Ordering::SeqCst);
+    let ran = task.run(BUDGET);
+    seat.run.store(runs, Ordering::Release);
+    ran
 }
 
 /// The next task for worker `index`, if there is one anywhere.
@@ -122,12 +173,19 @@ fn next(pool: &Pool, index: usize) -> Option<Arc<Task>> {
     })
 }
 
-/// No task anywhere: looks a little longer, spinning then yielding, then
-/// sleeps until a push wakes the worker. Another worker's LIFO slot is
-/// looked at only before sleeping: its own worker usually takes it within a
-/// few hundred nanoseconds, and a process woken by a send should run where
-/// its sender runs; one left there while its worker is busy is taken.
-fn idle(pool: &Pool, index: usize, parker: &Parker) -> Option<Arc<Task>> {
+/// No task anywhere: a worker the pool has one too many of becomes a
+/// spare; another looks a little longer, spinning then yielding, then
+/// sleeps until a push wakes it. Another worker's LIFO slot is looked at
+/// only before sleeping: its own worker usually takes it within a few
+/// hundred nanoseconds, and a process woken by a send should run where its
+/// sender runs; one left there while its worker is busy is taken.
+fn idle(pool: &Pool, index: usize, seat: &Seat, parker: &Parker) -> Option<Arc<Task>> {
+    if pool.retire(index, seat) {
+        while seat.spare.load(Ordering::SeqCst) {
+            parker.park();
+        }
+        return None;
+    }
     pool.searching.fetch_add(1, Ordering::SeqCst);
     for look in 0..LOOKS {
         if let Some(task) = look_for_work(pool, index, false) {
