@@ -29,9 +29,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
-
 use std::time::Instant;
 
 use crate::sync::{
@@ -62,8 +60,9 @@ const YIELDS: u32 = if cfg!(loom) { 2 } else { 32 };
 
 /// How many receives in a row must find an item waiting before the
 /// receiver takes the rest of the queue in one batch. Below it, items are
-/// taken one at a time, which keeps the queue's buffer where it is (a
-/// batch takes it, and the next send grows a new one).
+/// taken one at a time, under the lock each. A batch swaps the queue's
+/// buffer for the receiver's empty one: nothing is copied, whatever the
+/// backlog, and the two buffers keep their capacity.
 const BACKLOG: u32 = 8;
 
 /// What a mailbox holds: items, one of which can stand for several queued
@@ -82,9 +81,6 @@ pub(crate) trait Item: Sized {
 /// The sending side of a process's mailbox, shared by every handle.
 pub(crate) struct Mailbox<T> {
     queue: queue::Queue<T>,
-    /// Items queued in groups beyond one a group: the queue counts each
-    /// group once.
-    grouped: AtomicUsize,
     /// `CLOSED` and `SLEEPING`; written only by the owner.
     gate: AtomicU64,
     /// How the owner is woken: known once it first waits.
@@ -138,7 +134,6 @@ pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
     let mailbox = Mailbox {
         queue: queue::Queue::new(),
 
-        grouped: AtomicUsize::new(0),
         gate: AtomicU64::new(0),
         waker: OnceLock::new(),
     };
@@ -164,32 +159,26 @@ impl<T: Item> Mailbox<T> {
     /// queue's lock and at most one wake-up. Handed back if the mailbox is
     /// closed.
     pub(crate) fn push_many(&self, mut items: Vec<T>) -> Result<(), Vec<T>> {
-        let extra = match items.len() {
-            0 => return Ok(()),
-            1 => {
-                return self
-                    .push(items.pop().expect("one item"))
-                    .map_err(|i| vec![i]);
-            }
-            n => n - 1,
-        };
-        self.grouped.fetch_add(extra, Ordering::Relaxed);
-        self.queue(T::group(items)).map_err(|group| {
-            self.grouped.fetch_sub(extra, Ordering::Relaxed);
-            group.into_items()
-        })
+        match items.len() {
+            0 => Ok(()),
+            1 => self
+                .push(items.pop().expect("one item"))
+                .map_err(|i| vec![i]),
+            _ => self.queue(T::group(items)).map_err(T::into_items),
+        }
     }
 
     fn queue(&self, item: T) -> Result<(), T> {
         if self.gate.load(Ordering::Acquire) & CLOSED != 0 {
             return Err(item);
         }
-        self.queue.push(item);
+        let extra = extra(&item);
+        self.queue.push(item, extra);
         fence(Ordering::SeqCst);
         let state = self.gate.load(Ordering::SeqCst);
         if state & CLOSED != 0 {
             // What the owner's drain may have missed: drained here.
-            drop_all(std::iter::from_fn(|| self.queue.pop()).flat_map(|i| self.ungroup(i)));
+            self.drop_queued();
         } else if state & SLEEPING != 0
             && let Some(waker) = self.waker.get()
         {
@@ -211,7 +200,7 @@ impl<T: Item> Mailbox<T> {
 
     /// How many items are queued.
     pub(crate) fn len(&self) -> usize {
-        self.queue.len() + self.grouped.load(Ordering::Relaxed)
+        self.queue.len()
     }
 
     /// Closes the mailbox and drops everything queued. Only the owner of
@@ -222,30 +211,25 @@ impl<T: Item> Mailbox<T> {
         drop_all(inbox.ready.take().into_iter());
         drop_all(inbox.group.by_ref());
         drop_all(inbox.batch.drain(..));
-        drop_all(std::iter::from_fn(|| self.queue.pop()).flat_map(|i| self.ungroup(i)));
+        self.drop_queued();
     }
 
-    /// The items of the group `item`, taken from the queue: no longer
-    /// counted in [`Mailbox::len`].
-    fn ungroup_into_vec(&self, item: T) -> Vec<T> {
-        if let Some(len) = item.group_len() {
-            self.grouped
-                .fetch_sub(len.saturating_sub(1), Ordering::Relaxed);
-        }
-        item.into_items()
+    /// Drops what is queued, one item at a time.
+    fn drop_queued(&self) {
+        drop_all(std::iter::from_fn(|| self.queue.pop(extra)).flat_map(ungroup));
     }
+}
 
-    /// The items `item` stands for, taken from the queue: no longer
-    /// counted in [`Mailbox::len`].
-    fn ungroup(&self, item: T) -> Ungrouped<T> {
-        match item.group_len() {
-            None => Ungrouped::One(Some(item)),
-            Some(len) => {
-                self.grouped
-                    .fetch_sub(len.saturating_sub(1), Ordering::Relaxed);
-                Ungrouped::Many(item.into_items().into_iter())
-            }
-        }
+/// How many items `item` stands for beyond one.
+fn extra<T: Item>(item: &T) -> usize {
+    item.group_len().map_or(0, |len| len.saturating_sub(1))
+}
+
+/// The items `item` stands for.
+fn ungroup<T: Item>(item: T) -> Ungrouped<T> {
+    match item.group_len() {
+        None => Ungrouped::One(Some(item)),
+        Some(_) => Ungrouped::Many(item.into_items().into_iter()),
     }
 }
 
@@ -307,25 +291,17 @@ impl<T: Item> Inbox<T> {
             return Some(item);
         }
         if let Some(item) = self.batch.pop_front() {
-            return Some(item);
+            return self.one_of(item);
         }
         if self.streak >= BACKLOG {
             // Under a backlog, take the whole queue in one lock instead of
-            // contending with the senders for it once per item.
+            // contending with the senders for it once per item: its buffer
+            // becomes the batch, whatever its length, with nothing copied,
+            // and the batch's empty buffer the queue's.
             self.streak = 0;
-            for item in mailbox.queue.drain() {
-                if item.group_len().is_some() && self.batch.is_empty() && self.group.len() == 0 {
-                    // First in line: handed out from its own buffer.
-                    self.group = mailbox.ungroup_into_vec(item).into_iter();
-                } else {
-                    unpack(&mut self.batch, item, mailbox);
-                }
-            }
-            if let Some(item) = self.group.next() {
-                return Some(item);
-            }
+            mailbox.queue.swap(&mut self.batch);
             if let Some(item) = self.batch.pop_front() {
-                return Some(item);
+                return self.one_of(item);
             }
         }
         match self.take(mailbox) {
@@ -422,13 +398,17 @@ impl<T: Item> Inbox<T> {
     /// The next queued item, without waiting.
     #[inline]
     fn take(&mut self, mailbox: &Mailbox<T>) -> Option<T> {
-        let item = mailbox.queue.pop()?;
+        let item = mailbox.queue.pop(extra)?;
+        self.one_of(item)
+    }
+
+    /// `item`, or the first of the group it is, the others kept to be
+    /// handed out next from the group's own buffer.
+    fn one_of(&mut self, item: T) -> Option<T> {
         if item.group_len().is_none() {
             return Some(item);
         }
-        // Nothing else is waiting here: the group is handed out from its
-        // own buffer, not copied into the batch.
-        self.group = mailbox.ungroup_into_vec(item).into_iter();
+        self.group = item.into_items().into_iter();
         self.group.next()
     }
 
@@ -439,11 +419,6 @@ impl<T: Item> Inbox<T> {
             && self.batch.is_empty()
             && mailbox.queue.is_empty()
     }
-}
-
-/// Puts the items `item` stands for at the end of `batch`.
-fn unpack<T: Item>(batch: &mut VecDeque<T>, item: T, mailbox: &Mailbox<T>) {
-    batch.extend(mailbox.ungroup(item));
 }
 
 /// The queue under the gate: a mutex around a `VecDeque`, and a count of
@@ -465,29 +440,48 @@ mod queue {
     use std::sync::{Mutex, MutexGuard};
 
     pub(crate) struct Queue<T> {
-        items: Mutex<VecDeque<T>>,
+        items: Mutex<Items<T>>,
+        /// Everything queued, items of groups each counted.
         len: AtomicUsize,
+    }
+
+    /// The queue itself, and how many items its groups hold beyond one
+    /// each.
+    struct Items<T> {
+        queue: VecDeque<T>,
+        extra: usize,
+    }
+
+    impl<T> Items<T> {
+        fn len(&self) -> usize {
+            self.queue.len() + self.extra
+        }
     }
 
     impl<T> Queue<T> {
         pub(crate) fn new() -> Queue<T> {
             Queue {
-                items: Mutex::new(VecDeque::new()),
+                items: Mutex::new(Items {
+                    queue: VecDeque::new(),
+                    extra: 0,
+                }),
                 len: AtomicUsize::new(0),
             }
         }
 
         /// No user code runs under this lock: poisoning only means a
         /// panic elsewhere in a thread that held it.
-        fn lock(&self) -> MutexGuard<'_, VecDeque<T>> {
+        fn lock(&self) -> MutexGuard<'_, Items<T>> {
             self.items
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
 
-        pub(crate) fn push(&self, item: T) {
+        /// Queues `item`, which stands for `extra` items beyond one.
+        pub(crate) fn push(&self, item: T, extra: usize) {
             let mut items = self.lock();
-            items.push_back(item);
+            items.queue.push_back(item);
+            items.extra += extra;
             self.len.store(items.len(), Ordering::SeqCst);
         }
 
@@ -499,20 +493,30 @@ mod queue {
             self.len() == 0
         }
 
-        pub(crate) fn pop(&self) -> Option<T> {
+        /// The first item, `extra` telling how many it stands for beyond
+        /// one.
+        pub(crate) fn pop(&self, extra: impl Fn(&T) -> usize) -> Option<T> {
             if self.is_empty() {
                 return None;
             }
             let mut items = self.lock();
-            let item = items.pop_front();
+            let item = items.queue.pop_front();
+            if let Some(item) = &item {
+                items.extra -= extra(item);
+            }
             self.len.store(items.len(), Ordering::SeqCst);
             item
         }
 
-        pub(crate) fn drain(&self) -> std::collections::vec_deque::IntoIter<T> {
+        /// Takes everything queued into `empty`, which must be, and leaves
+        /// its buffer to the queue: two buffers go back and forth, each
+        /// keeping its capacity.
+        pub(crate) fn swap(&self, empty: &mut VecDeque<T>) {
+            debug_assert!(empty.is_empty());
             let mut items = self.lock();
+            items.extra = 0;
             self.len.store(0, Ordering::SeqCst);
-            std::mem::take(&mut *items).into_iter()
+            std::mem::swap(&mut items.queue, empty);
         }
     }
 }

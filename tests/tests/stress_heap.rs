@@ -31,20 +31,26 @@ fn stress_spawn_terminate_rounds_return_to_baseline() {
     })
     .unwrap();
     // A mailbox keeps the capacity of its longest queue, as a `VecDeque`
-    // does: that is a high-water mark, not a leak. Fill the root's mailbox
-    // once with more than any round can queue (one exit per child and a
-    // sync) so later rounds measure only what processes leave behind.
+    // does, in each of its two buffers (the queue's, and the one a backlog
+    // is taken into in one go): that is a high-water mark, not a leak.
+    // Fill the root's mailbox twice with more than any round can queue
+    // (one exit per child and a sync), waiting for it to catch up after
+    // each, so later rounds measure only what processes leave behind.
     let (block, blocked) = mpsc::channel::<()>();
     root.receive(pattern!("block"), move |_, ()| {
         let _ = blocked.recv_timeout(DEADLINE);
     })
     .unwrap();
     root.receive(pattern!("noise"), |_, ()| {}).unwrap();
-    root.send("block").unwrap();
-    for _ in 0..per_round + 16 {
-        root.send("noise").unwrap();
+    for _ in 0..2 {
+        root.send("block").unwrap();
+        for _ in 0..per_round + 16 {
+            root.send("noise").unwrap();
+        }
+        block.send(()).unwrap();
+        root.send("sync").unwrap();
+        rx.recv_timeout(DEADLINE).expect("the root catches up");
     }
-    block.send(()).unwrap();
     let thread_baseline = threads();
     let mut heap_baseline = None;
     let mut figures = Vec::with_capacity(rounds);
