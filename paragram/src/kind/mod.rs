@@ -95,13 +95,15 @@ pub fn set_scheduler_workers(workers: usize) {
 
 /// How long a process of the scheduler kind may hold its worker in one go
 /// (a handler that blocks in its own code, or computes for long) before
-/// the scheduler's monitor gives the worker up, moving its other processes
-/// to a spare worker, and reports the process once (see
-/// [`system_monitor`]).
+/// the scheduler's monitor reports it, once (see [`system_monitor`]). Its
+/// worker's other processes do not wait that long: after 20 ms of one run,
+/// a spare worker takes them. Time the OS kept the worker waiting for a
+/// core does not count: a worker preempted on a busy machine is not a
+/// process holding it.
 pub const LONG_SCHEDULE: std::time::Duration = scheduler::LONG_SCHEDULE;
 
 /// Sets the process that hears of long schedules, as Erlang's
-/// `erlang:system_monitor(Pid, [{long_schedule, 20}])` does, and returns
+/// `erlang:system_monitor(Pid, [{long_schedule, 100}])` does, and returns
 /// the one set before. A process of the scheduler kind that holds its
 /// worker for over [`LONG_SCHEDULE`] is reported to it once, as the message
 /// `("monitor", Pid, "long_schedule", u64)`: the process, and how many

@@ -23,7 +23,7 @@
 //! and the first to find nothing to do becomes a spare, parked until a
 //! place is free.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
@@ -63,6 +63,9 @@ pub(crate) struct Seat {
     pub(crate) detached: AtomicBool,
     /// Parked as a spare, until a place is free.
     pub(crate) spare: AtomicBool,
+    /// The worker's thread id, once it runs (0 until then, or where the
+    /// OS does not say).
+    pub(crate) tid: AtomicU32,
 }
 
 impl Seat {
@@ -215,6 +218,7 @@ impl Pool {
             blocked: AtomicBool::new(false),
             detached: AtomicBool::new(false),
             spare: AtomicBool::new(false),
+            tid: AtomicU32::new(0),
         });
         let index = {
             let mut seats = self.seats.write().unwrap_or_else(|e| e.into_inner());

@@ -118,6 +118,7 @@ pub(crate) fn work(
         });
     });
     driver::on_blocking(&HandOver);
+    seat.tid.store(thread_id(), Ordering::Relaxed);
     let mut runs = 0;
     loop {
         let Some(task) = next(pool, index).or_else(|| idle(pool, index, &seat, &parker)) else {
@@ -132,6 +133,15 @@ pub(crate) fn work(
             pool.rejoin();
         }
     }
+}
+
+/// The calling thread's id in the OS, as `/proc/thread-self` names it
+/// (`<pid>/task/<tid>`); 0 where there is no such file.
+fn thread_id() -> u32 {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|path| path.file_name()?.to_str()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Runs `task` for its budget, in view of the monitor: [`Seat::run`] is
