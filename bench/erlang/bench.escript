@@ -1,8 +1,10 @@
 #!/usr/bin/env escript
+%%! +P 4000000
 %% paragram benchmark workloads in Erlang; run by the bench harness.
 %%   escript bench.escript all W1 W2 W3 W4 W6   -> lines "W1 ns/round-trip", "W2 M msg/s",
 %%                                                 "W3 us/process", "W4 ms", "W6 ns/message"
 %%   escript bench.escript w5 N                 -> "W5 KiB/process" (run in a fresh VM)
+%%   escript bench.escript w7 N                 -> "W7 s" (run in a fresh VM)
 %%   escript bench.escript check                -> "ok"
 -mode(compile).
 
@@ -17,8 +19,10 @@ main(["all", W1, W2, W3, W4, W6]) ->
     io:format("W6 ~.3f~n", [w6(N6)]);
 main(["w5", N]) ->
     io:format("W5 ~.3f~n", [w5(list_to_integer(N))]);
+main(["w7", N]) ->
+    io:format("W7 ~.3f~n", [w7(list_to_integer(N))]);
 main(_) ->
-    io:format(standard_error, "usage: bench.escript all W1 W2 W3 W4 W6 | w5 N | check~n", []),
+    io:format(standard_error, "usage: bench.escript all W1 W2 W3 W4 W6 | w5 N | w7 N | check~n", []),
     halt(2).
 
 now_ns() -> erlang:monotonic_time(nanosecond).
@@ -128,6 +132,23 @@ vm_rss() ->
     [Line] = [L || L <- binary:split(Bin, <<"\n">>, [global]), binary:part(L, 0, min(6, byte_size(L))) =:= <<"VmRSS:">>],
     [_, Kib | _] = binary:split(Line, [<<" ">>, <<"\t">>], [global, trim_all]),
     binary_to_integer(Kib).
+
+%% W7: N processes spawned and alive at once, each answering one message,
+%% then each told to stop; the time until every one is down, in seconds.
+w7(N) ->
+    Self = self(),
+    T0 = now_ns(),
+    Procs = [spawn_monitor(fun answer_once/0) || _ <- lists:seq(1, N)],
+    [P ! {ping, Self} || {P, _} <- Procs],
+    [await(pong) || _ <- Procs],
+    [P ! stop || {P, _} <- Procs],
+    [receive {'DOWN', _, process, _, normal} -> ok after ?DEADLINE -> halt(1) end || _ <- Procs],
+    T1 = now_ns(),
+    (T1 - T0) / 1.0e9.
+
+answer_once() ->
+    receive {ping, From} -> From ! pong end,
+    receive stop -> ok end.
 
 %% W6: one process with ten receive clauses; every message matches the last.
 w6(N) ->

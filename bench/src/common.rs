@@ -35,6 +35,9 @@ pub trait Workloads {
     fn w6(&self, _n: u64, _deadline: Instant) -> Timed {
         Err(Skip::NotApplicable)
     }
+    fn w7(&self, _n: usize, _deadline: Instant) -> Timed {
+        Err(Skip::NotApplicable)
+    }
 }
 
 /// Runs workload `w` of `peer` with the sizes of `cfg`; its figure, in
@@ -51,6 +54,7 @@ pub fn measure(peer: &impl Workloads, w: W, cfg: &Cfg, deadline: Instant) -> Res
         W::W4 => peer.w4(cfg.w4, deadline).map(|d| d.as_secs_f64() * 1e3),
         W::W5 => Err(Skip::Failed("W5 runs in a child process".into())),
         W::W6 => peer.w6(cfg.w6, deadline).map(|d| ns_per(d, cfg.w6)),
+        W::W7 => peer.w7(cfg.w7, deadline).map(|d| d.as_secs_f64()),
     }
 }
 

@@ -22,13 +22,20 @@ pub fn find() -> Result<PathBuf, String> {
     }
 }
 
-/// One repetition: W1-W4 and W6 in one VM, W5 in a fresh VM.
+/// One repetition: W1-W4 and W6 in one VM, W5 and W7 each in a fresh VM.
 pub fn run(script: &PathBuf, cfg: &Cfg) -> Vec<(W, Res)> {
     let sizes = [cfg.w1, cfg.w2, cfg.w3 as u64, cfg.w4 as u64, cfg.w6].map(|n| n.to_string());
     let deadline = cfg.deadline * 5;
     let all = run_with_deadline(
         Command::new("escript").arg(script).arg("all").args(&sizes),
         deadline,
+    );
+    let w7 = run_with_deadline(
+        Command::new("escript")
+            .arg(script)
+            .arg("w7")
+            .arg(cfg.w7.to_string()),
+        cfg.deadline,
     );
     let w5 = run_with_deadline(
         Command::new("escript")
@@ -40,7 +47,11 @@ pub fn run(script: &PathBuf, cfg: &Cfg) -> Vec<(W, Res)> {
     W::ALL
         .into_iter()
         .map(|w| {
-            let out = if w == W::W5 { &w5 } else { &all };
+            let out = match w {
+                W::W5 => &w5,
+                W::W7 => &w7,
+                _ => &all,
+            };
             let res = match out {
                 Ok(out) => parse_figure(out, &w.to_string()),
                 Err(crate::Skip::Failed(why)) => Err(crate::Skip::Failed(why.clone())),

@@ -61,6 +61,8 @@ pub struct Cfg {
     pub w5: usize,
     /// W6: messages through the 10-receiver process.
     pub w6: u64,
+    /// W7: processes alive at once, each answering one message.
+    pub w7: usize,
     /// Idle CPU: idle paragram processes.
     pub idle: usize,
     pub reps: usize,
@@ -77,6 +79,7 @@ impl Cfg {
             w4: 1_000,
             w5: 10_000,
             w6: 200_000,
+            w7: 1_000_000,
             idle: 1_000,
             reps: 7,
             deadline: Duration::from_secs(60),
@@ -91,6 +94,7 @@ impl Cfg {
             w4: 100,
             w5: 1_000,
             w6: 20_000,
+            w7: 100_000,
             idle: 1_000,
             reps: 3,
             deadline: Duration::from_secs(20),
@@ -154,10 +158,11 @@ pub enum W {
     W4,
     W5,
     W6,
+    W7,
 }
 
 impl W {
-    const ALL: [W; 6] = [W::W1, W::W2, W::W3, W::W4, W::W5, W::W6];
+    const ALL: [W; 7] = [W::W1, W::W2, W::W3, W::W4, W::W5, W::W6, W::W7];
 
     fn title(self) -> &'static str {
         match self {
@@ -167,6 +172,7 @@ impl W {
             W::W4 => "W4 linked chain death",
             W::W5 => "W5 RSS per idle process",
             W::W6 => "W6 10-receiver dispatch",
+            W::W7 => "W7 a million processes",
         }
     }
 
@@ -178,6 +184,7 @@ impl W {
             W::W4 => "ms",
             W::W5 => "KiB/process",
             W::W6 => "ns/message",
+            W::W7 => "s",
         }
     }
 
@@ -297,7 +304,7 @@ fn main() {
             "--peers" => only = it.next().map(|p| p.split(',').map(str::to_owned).collect()),
             "-h" | "--help" => {
                 println!(
-                    "usage: paragram-bench [--quick] [--reps N] [--peers paragram,flume,crossbeam,ractor,kameo,actix,\"paragram os-process\",\"raw pipe (floor)\",erlang] [--workloads W1,..,W6]"
+                    "usage: paragram-bench [--quick] [--reps N] [--peers paragram,flume,crossbeam,ractor,kameo,actix,\"paragram os-process\",\"raw pipe (floor)\",erlang] [--workloads W1,..,W7]"
                 );
                 return;
             }
@@ -362,7 +369,7 @@ fn main() {
             }
         }
         if let Ok(escript) = &erlang {
-            eprint!("rep {rep}/{} erlang     W1-W6 ... ", cfg.reps);
+            eprint!("rep {rep}/{} erlang     W1-W7 ... ", cfg.reps);
             let results = erlang_peer::run(escript, &cfg);
             eprintln!("done");
             for (w, res) in results.into_iter().filter(|(w, _)| workloads.contains(w)) {

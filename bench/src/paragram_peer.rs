@@ -15,7 +15,10 @@ static KIND: Mutex<Option<Kind>> = Mutex::new(None);
 
 /// A root whose processes run on the peer's kind.
 fn root() -> Root {
-    let kind = KIND.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or(Kind::THREAD);
+    let kind = KIND
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or(Kind::THREAD);
     Root::with_kind(kind)
 }
 
@@ -79,6 +82,9 @@ impl Workloads for Receivers {
     }
     fn w6(&self, n: u64, deadline: Instant) -> Timed {
         w6_runtime(n, deadline)
+    }
+    fn w7(&self, n: usize, deadline: Instant) -> Timed {
+        w7(n, deadline)
     }
 }
 
@@ -204,6 +210,66 @@ fn w3(n: usize, deadline: Instant) -> Timed {
     if handled != n as u64 {
         return Err(Skip::Failed(format!("{handled} of {n} messages handled")));
     }
+    Ok(elapsed)
+}
+
+/// W7: `n` processes spawned and alive at once, each answering one
+/// message `("ping", Pid)` with `"pong"` to a counting process, then each
+/// terminated and waited for. Only where the kind can hold that many
+/// processes: not on threads.
+fn w7(n: usize, deadline: Instant) -> Timed {
+    let root = root();
+    if KIND.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+        return Err(Skip::NotApplicable);
+    }
+    let (done_tx, done_rx) = mpsc::channel();
+    let counter = root
+        .spawn(move |ctx: &mut Ctx| {
+            let mut seen = 0;
+            ctx.receive(pattern!("pong"), move |_, ()| {
+                seen += 1;
+                if seen == n {
+                    let _ = done_tx.send(());
+                }
+            })
+        })
+        .or_fail("spawn counter")?;
+    let start = Instant::now();
+    let mut pids = Vec::with_capacity(n);
+    for _ in 0..n {
+        let pid = root
+            .spawn(|ctx: &mut Ctx| {
+                ctx.receive(pattern!("ping", Pid), |_, (from,): (Pid,)| {
+                    let _ = from.send("pong");
+                })
+            })
+            .or_fail("spawn")?;
+        pids.push(pid);
+    }
+    let spawned = start.elapsed();
+    for pid in &pids {
+        pid.send(("ping", counter.clone())).or_fail("send")?;
+    }
+    done_rx
+        .recv_timeout(left(deadline))
+        .or_fail("not every process answered")?;
+    let answered = start.elapsed();
+    for pid in &pids {
+        pid.terminate();
+    }
+    wait_all(&pids, deadline)?;
+    let elapsed = start.elapsed();
+    eprint!(
+        "(spawned {:.3} s, answered {:.3} s, ended {:.3} s) ",
+        spawned.as_secs_f64(),
+        answered.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    if pids.iter().any(|p| p.exit().is_none_or(|e| !e.is_normal())) {
+        return Err(Skip::Failed("a process did not end normally".into()));
+    }
+    counter.terminate();
+    wait_all(&[counter], deadline)?;
     Ok(elapsed)
 }
 

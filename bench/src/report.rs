@@ -56,7 +56,7 @@ pub fn report(
     let _ = writeln!(
         s,
         "{} cores, {} repetitions (interleaved), medians. Sizes: W1 {} round trips, W2 {} messages, \
-         W3 {} processes, W4 chain of {}, W5 {} idle processes, W6 {} messages. Total run time {:.0} s.\n",
+         W3 {} processes, W4 chain of {}, W5 {} idle processes, W6 {} messages, W7 {} processes. Total run time {:.0} s.\n",
         cores(),
         cfg.reps,
         cfg.w1,
@@ -65,6 +65,7 @@ pub fn report(
         cfg.w4,
         cfg.w5,
         cfg.w6,
+        cfg.w7,
         elapsed.as_secs_f64()
     );
     table(&mut s, names, |w| format!("{w} {}", w.unit()), cell);
