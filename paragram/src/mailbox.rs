@@ -26,6 +26,12 @@
 //! A send reads the gate and fences; it never writes to a shared word
 //! besides the queue's own lock, so concurrent senders do not contend on
 //! the gate.
+//!
+//! A driver with a wake-up of its own (the scheduler's) does not use the
+//! gate to sleep: a send calls its wake-up every time, which keeps the
+//! driver's own state (see `kind/scheduler/task.rs`), and tells the sender
+//! when the owner has ended, so that the sender drops what it queued
+//! should the owner's drain have missed it.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -87,9 +93,9 @@ pub(crate) struct Mailbox<T> {
     waker: OnceLock<Waker>,
 }
 
-/// How a mailbox wakes whatever drives its process once an item arrives
-/// while it sleeps: a thread that parked is unparked; a driver of its own
-/// (a scheduler) is called.
+/// How a mailbox wakes whatever drives its process: a thread that parked
+/// is unparked when an item arrives while it sleeps; a driver of its own
+/// (a scheduler) is called after every send.
 pub(crate) enum Waker {
     /// The thread that parked on the mailbox.
     Unpark(Thread),
@@ -98,18 +104,14 @@ pub(crate) enum Waker {
     Call(Arc<dyn Wake>),
 }
 
-/// A driver's wake-up: what it does when its process has work.
+/// A driver's wake-up: what it does when its process has work. It is
+/// called after every send, whether the process sleeps or not (the
+/// mailbox's gate is not used): it must be cheap while the process runs
+/// or is queued to. It returns whether the process has ended, in which
+/// case the sender drops what it queued (the owner may have drained the
+/// queue already).
 pub(crate) trait Wake: Send + Sync {
-    fn wake(self: Arc<Self>);
-}
-
-impl Waker {
-    fn wake(&self) {
-        match self {
-            Waker::Unpark(thread) => thread.unpark(),
-            Waker::Call(driver) => Arc::clone(driver).wake(),
-        }
-    }
+    fn wake(&self) -> bool;
 }
 
 /// The receiving side, owned by whatever drives the process.
@@ -174,15 +176,21 @@ impl<T: Item> Mailbox<T> {
         }
         let extra = extra(&item);
         self.queue.push(item, extra);
+        if let Some(Waker::Call(driver)) = self.waker.get() {
+            if driver.wake() {
+                self.drop_queued();
+            }
+            return Ok(());
+        }
         fence(Ordering::SeqCst);
         let state = self.gate.load(Ordering::SeqCst);
         if state & CLOSED != 0 {
             // What the owner's drain may have missed: drained here.
             self.drop_queued();
         } else if state & SLEEPING != 0
-            && let Some(waker) = self.waker.get()
+            && let Some(Waker::Unpark(thread)) = self.waker.get()
         {
-            waker.wake();
+            thread.unpark();
         }
         Ok(())
     }
@@ -313,32 +321,6 @@ impl<T: Item> Inbox<T> {
                 self.streak = 0;
                 None
             }
-        }
-    }
-
-    /// Goes to sleep, for a driver that does not park a thread here, unless
-    /// an item is there: true if asleep (the next send calls the waker set
-    /// with [`Mailbox::set_waker`]), false if an item came, kept for
-    /// [`Inbox::try_recv`]. The protocol is the parking one: the sleeper
-    /// sets `SLEEPING`, then looks at the queue once more.
-    pub(crate) fn sleep(&mut self, mailbox: &Mailbox<T>) -> bool {
-        mailbox.gate.fetch_or(SLEEPING, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        match self.take(mailbox) {
-            Some(item) => {
-                mailbox.gate.fetch_and(!SLEEPING, Ordering::Relaxed);
-                self.ready = Some(item);
-                false
-            }
-            None => true,
-        }
-    }
-
-    /// Wakes up from [`Inbox::sleep`]: sends no longer call the waker.
-    #[inline]
-    pub(crate) fn awake(&mut self, mailbox: &Mailbox<T>) {
-        if mailbox.gate.load(Ordering::Relaxed) & SLEEPING != 0 {
-            mailbox.gate.fetch_and(!SLEEPING, Ordering::Relaxed);
         }
     }
 
@@ -478,11 +460,14 @@ mod queue {
         }
 
         /// Queues `item`, which stands for `extra` items beyond one.
+        /// The count is written with no ordering of its own: a sender
+        /// fences (or takes its receiver's state) after, and the lock
+        /// orders it for the receiver.
         pub(crate) fn push(&self, item: T, extra: usize) {
             let mut items = self.lock();
             items.queue.push_back(item);
             items.extra += extra;
-            self.len.store(items.len(), Ordering::SeqCst);
+            self.len.store(items.len(), Ordering::Relaxed);
         }
 
         pub(crate) fn len(&self) -> usize {
@@ -504,7 +489,7 @@ mod queue {
             if let Some(item) = &item {
                 items.extra -= extra(item);
             }
-            self.len.store(items.len(), Ordering::SeqCst);
+            self.len.store(items.len(), Ordering::Relaxed);
             item
         }
 
@@ -515,7 +500,7 @@ mod queue {
             debug_assert!(empty.is_empty());
             let mut items = self.lock();
             items.extra = 0;
-            self.len.store(0, Ordering::SeqCst);
+            self.len.store(0, Ordering::Relaxed);
             std::mem::swap(&mut items.queue, empty);
         }
     }

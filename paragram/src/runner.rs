@@ -143,19 +143,6 @@ impl Runner {
         Progress::Yielded
     }
 
-    /// Goes to sleep, to be woken through its mailbox's waker, unless
-    /// something is queued: true if asleep.
-    pub(crate) fn sleep(&mut self) -> bool {
-        let Runner { ctx, inbox, .. } = self;
-        inbox.sleep(&ctx.core().mailbox)
-    }
-
-    /// Wakes up from [`Runner::sleep`].
-    pub(crate) fn awake(&mut self) {
-        let Runner { ctx, inbox, .. } = self;
-        inbox.awake(&ctx.core().mailbox);
-    }
-
     /// Waits, as a thread waits, until something is queued: a short spin,
     /// a few yields, then parked until a send wakes the thread.
     pub(crate) fn wait(&mut self) {

@@ -159,7 +159,7 @@ fn watch(pool: &'static Pool) {
         seen.resize(seats.len(), None);
         let now = Instant::now();
         for (seat, seen) in seats.iter().zip(&mut seen) {
-            let run = seat.run.load(Ordering::SeqCst);
+            let run = seat.run.load(Ordering::Acquire);
             let watched = run % 2 == 1
                 && !seat.blocked.load(Ordering::SeqCst)
                 && !seat.spare.load(Ordering::SeqCst);
@@ -192,18 +192,16 @@ fn give_up(pool: &'static Pool, seat: &Seat) {
 }
 
 /// The task the worker of `seat` runs has held it for `held`: its process
-/// is reported, unless it has been already. The task in the seat is the
-/// one that runs, if the run has not changed meanwhile; it goes back
-/// after, unless a newer one is there.
+/// is reported, unless it has been already. The task is in the seat while
+/// its process's code runs (not during its exit steps), and the worker
+/// waits for it to be back before it goes on.
 fn report_run(seat: &Seat, run: u64, held: Duration) {
     let Some(task) = seat.current.take() else {
         return;
     };
-    let same = seat.run.load(Ordering::SeqCst) == run;
+    let same = seat.run.load(Ordering::Acquire) == run;
     let pid = if same { task.report() } else { None };
-    if let Some(newer) = seat.current.swap(Some(task)) {
-        drop(seat.current.swap(Some(newer)));
-    }
+    seat.current.store(Some(task));
     if let Some(pid) = pid {
         report(pid, held);
     }

@@ -54,7 +54,7 @@ pub(crate) struct Seat {
     /// Odd while the worker runs a task, and one more at each start and
     /// end of a run: the monitor sees a run that lasts.
     pub(crate) run: AtomicU64,
-    /// The task the worker runs, or ran last.
+    /// The task whose process's code the worker runs, if any.
     pub(crate) current: AtomicCell<Option<Arc<Task>>>,
     /// Inside one of paragram's blocking calls: not counted as active.
     pub(crate) blocked: AtomicBool,

@@ -13,9 +13,10 @@
 //!   queues it always finds the runner.
 //! - `DONE`: it has ended. Set by the worker that ran its exit steps.
 //!
-//! The mailbox calls the wake-up only while it sleeps (the gate's
-//! `SLEEPING` bit, set by [`Runner::sleep`]): a busy process costs its
-//! senders nothing here.
+//! The mailbox calls the wake-up after every send: while the task runs
+//! it costs the first sender one compare-and-swap, and every other a load.
+//! No wake-up is lost: a worker that finds the mailbox empty puts the task
+//! to sleep only if no send has notified it since it took it.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
@@ -41,6 +42,8 @@ pub(crate) struct Task {
     /// The runner, while no worker runs it: one pointer, taken and put
     /// back with an atomic swap.
     runner: AtomicCell<Option<Box<Runner>>>,
+    /// Itself, to queue when a send wakes it.
+    me: Weak<Task>,
     /// Its process, for the monitor to name it.
     core: Weak<Core>,
     /// Whether the monitor has reported it.
@@ -61,9 +64,10 @@ pub(crate) fn new(launch: Launch, tag: &'static str) -> Result<(Pid, Arc<Task>),
     let (runner, core, link) = Runner::launch(launch, tag);
     link(&core)?;
     let pid = Pid::from_core(core.clone());
-    let task = Arc::new(Task {
+    let task = Arc::new_cyclic(|me| Task {
         state: AtomicU8::new(SCHEDULED),
         runner: AtomicCell::new(Some(Box::new(runner))),
+        me: me.clone(),
         core: Arc::downgrade(&core),
         reported: AtomicBool::new(false),
     });
@@ -72,20 +76,26 @@ pub(crate) fn new(launch: Launch, tag: &'static str) -> Result<(Pid, Arc<Task>),
 }
 
 impl Wake for Task {
-    fn wake(self: Arc<Self>) {
+    fn wake(&self) -> bool {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             let next = match state {
                 IDLE => SCHEDULED,
                 RUNNING => NOTIFIED,
-                _ => return,
+                DONE => return true,
+                _ => return false,
             };
             match self
                 .state
                 .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) if next == SCHEDULED => return pool::schedule(self, Push::Woken),
-                Ok(_) => return,
+                Ok(_) if next == SCHEDULED => {
+                    if let Some(me) = self.me.upgrade() {
+                        pool::schedule(me, Push::Woken);
+                    }
+                    return false;
+                }
+                Ok(_) => return false,
                 Err(now) => state = now,
             }
         }
@@ -103,13 +113,25 @@ impl Task {
     }
 
     /// Runs the process for up to `budget` envelopes on the calling worker.
+    #[cfg(test)]
     pub(crate) fn run(&self, budget: usize) -> Ran {
-        self.state.store(RUNNING, Ordering::Release);
-        let Some(mut runner) = self.runner.take() else {
+        let Some(mut runner) = self.begin() else {
             return Ran::Parked;
         };
-        runner.awake();
-        match runner.run_ready(budget) {
+        let progress = runner.run_ready(budget);
+        self.end(runner, progress)
+    }
+
+    /// Takes the runner, to run the process on the calling worker.
+    pub(crate) fn begin(&self) -> Option<Box<Runner>> {
+        self.state.store(RUNNING, Ordering::Release);
+        self.runner.take()
+    }
+
+    /// What a run of the process came to: its exit steps if it ended; its
+    /// runner back, and whether it is to run again, if not.
+    pub(crate) fn end(&self, runner: Box<Runner>, progress: Progress) -> Ran {
+        match progress {
             Progress::Exited(exit) => {
                 self.state.store(DONE, Ordering::Release);
                 (*runner).finish(exit);
@@ -117,9 +139,6 @@ impl Task {
             }
             Progress::Yielded => self.again(runner),
             Progress::Idle => {
-                if !runner.sleep() {
-                    return self.again(runner);
-                }
                 self.runner.store(Some(runner));
                 match self.state.compare_exchange(
                     RUNNING,

@@ -125,7 +125,8 @@ pub(crate) fn work(
             continue;
         };
         runs += 2;
-        if let Ran::Again = run(&seat, &task, runs) {
+        let (task, ran) = run(&seat, task, runs);
+        if let Ran::Again = ran {
             let _ = push_here(task, Push::Behind);
         }
         // Given up by the monitor while it ran: done, it counts again.
@@ -145,13 +146,25 @@ fn thread_id() -> u32 {
 }
 
 /// Runs `task` for its budget, in view of the monitor: [`Seat::run`] is
-/// `runs - 1` (odd) while it runs, `runs` after.
-fn run(seat: &Seat, task: &Arc<Task>, runs: u64) -> Ran {
-    drop(seat.current.swap(Some(task.clone())));
-    seat.run.store(runs - 1, Ordering::SeqCst);
-    let ran = task.run(BUDGET);
+/// `runs - 1` (odd) while it runs, `runs` after, and the task is in
+/// [`Seat::current`] while its process's code runs.
+fn run(seat: &Seat, task: Arc<Task>, runs: u64) -> (Arc<Task>, Ran) {
+    let Some(mut runner) = task.begin() else {
+        return (task, Ran::Parked);
+    };
+    seat.current.store(Some(task));
+    seat.run.store(runs - 1, Ordering::Release);
+    let progress = runner.run_ready(BUDGET);
+    // The monitor takes the task out only to name it, and puts it back.
+    let task = loop {
+        if let Some(task) = seat.current.take() {
+            break task;
+        }
+        std::hint::spin_loop();
+    };
+    let ran = task.end(runner, progress);
     seat.run.store(runs, Ordering::Release);
-    ran
+    (task, ran)
 }
 
 /// The next task for worker `index`, if there is one anywhere.
