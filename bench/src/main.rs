@@ -63,8 +63,10 @@ pub struct Cfg {
     pub w6: u64,
     /// W7: processes alive at once, each answering one message.
     pub w7: usize,
-    /// Idle CPU: idle paragram processes.
+    /// Idle CPU: idle paragram processes of the thread kind.
     pub idle: usize,
+    /// Idle CPU: idle paragram processes of the scheduler kind.
+    pub idle_scheduler: usize,
     pub reps: usize,
     /// Longest any single wait may take before the peer is marked failed.
     pub deadline: Duration,
@@ -81,6 +83,7 @@ impl Cfg {
             w6: 200_000,
             w7: 1_000_000,
             idle: 1_000,
+            idle_scheduler: 100_000,
             reps: 7,
             deadline: Duration::from_secs(60),
         }
@@ -96,6 +99,7 @@ impl Cfg {
             w6: 20_000,
             w7: 100_000,
             idle: 1_000,
+            idle_scheduler: 100_000,
             reps: 3,
             deadline: Duration::from_secs(20),
         }
@@ -383,7 +387,10 @@ fn main() {
     if wanted("paragram") {
         extra += &side::allocation_report(&cfg);
         extra += &side::dispatch_report(&cfg);
-        extra += &side::idle_report(&cfg);
+        extra += &side::idle_report("thread", cfg.idle);
+    }
+    if wanted("paragram scheduler") {
+        extra += &side::idle_report("scheduler", cfg.idle_scheduler);
     }
     let elapsed = started.elapsed();
 

@@ -307,6 +307,11 @@ fn w4(n: usize, deadline: Instant) -> Timed {
     Ok(elapsed)
 }
 
+/// `n` idle processes of `kind`, as [`spawn_idle`].
+pub fn spawn_idle_on(kind: Kind, n: usize, deadline: Instant) -> Result<(Root, Vec<Pid>), Skip> {
+    on(kind, || spawn_idle(n, deadline))
+}
+
 /// `n` idle processes, each with one receiver, all started; dropping the
 /// result lets them end.
 pub fn spawn_idle(n: usize, deadline: Instant) -> Result<(Root, Vec<Pid>), Skip> {

@@ -26,7 +26,8 @@ pub fn cpu_ticks() -> u64 {
 }
 
 /// Nanoseconds on CPU of every thread of this process but `exclude`
-/// (first field of /proc/self/task/*/schedstat); `None` without schedstat.
+/// (first field of /proc/self/task/*/schedstat); `None` without schedstat,
+/// or where the kernel keeps none and every thread reads 0.
 pub fn task_cpu_ns(exclude: u32) -> Option<u64> {
     let mut total = 0u64;
     for entry in fs::read_dir("/proc/self/task").ok()? {
@@ -37,5 +38,5 @@ pub fn task_cpu_ns(exclude: u32) -> Option<u64> {
         let text = fs::read_to_string(entry.path().join("schedstat")).ok()?;
         total += text.split_whitespace().next()?.parse::<u64>().ok()?;
     }
-    Some(total)
+    (total > 0).then_some(total)
 }

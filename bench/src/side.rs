@@ -68,13 +68,15 @@ pub fn dispatch_report(cfg: &Cfg) -> String {
     )
 }
 
-pub fn idle_report(cfg: &Cfg) -> String {
+/// The CPU `n` idle processes of `kind` (`thread` or `scheduler`) use,
+/// measured in a fresh OS process.
+pub fn idle_report(kind: &str, n: usize) -> String {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => return format!("Idle CPU: failed ({e})\n\n"),
     };
     let mut cmd = Command::new(exe);
-    cmd.args([HIDDEN_IDLE.to_owned(), cfg.idle.to_string()]);
+    cmd.args([HIDDEN_IDLE.to_owned(), n.to_string(), kind.to_owned()]);
     match run_with_deadline(&mut cmd, Duration::from_secs(60)) {
         Ok(out) => {
             let stat = parse_figure(&out, "IDLE_STAT").ok();
@@ -85,10 +87,9 @@ pub fn idle_report(cfg: &Cfg) -> String {
                 None => "unknown",
             };
             format!(
-                "Idle CPU, {} idle paragram processes over 2 s, fresh OS process: \
+                "Idle CPU, {n} idle paragram processes of the {kind} kind over 5 s, fresh OS process: \
                  {} % of one core by /proc/self/stat utime+stime (10 ms ticks), \
                  {} % by the sum of /proc/self/task/*/schedstat (ns, measuring thread excluded): {verdict}\n\n",
-                cfg.idle,
                 stat.map_or("?".into(), |p| format!("{p:.3}")),
                 sched.map_or("?".into(), |p| format!("{p:.4}")),
             )
@@ -100,17 +101,22 @@ pub fn idle_report(cfg: &Cfg) -> String {
 
 pub fn child_idle(args: &[String]) {
     let n: usize = args.first().and_then(|n| n.parse().ok()).unwrap_or(1_000);
-    let keep = match paragram_peer::spawn_idle(n, Instant::now() + Duration::from_secs(30)) {
+    let kind = match args.get(1).map(String::as_str) {
+        Some("scheduler") => paragram::Kind::SCHEDULER,
+        _ => paragram::Kind::THREAD,
+    };
+    let spawned = paragram_peer::spawn_idle_on(kind, n, Instant::now() + Duration::from_secs(60));
+    let keep = match spawned {
         Ok(keep) => keep,
         Err(_) => {
             println!("IDLE_STAT failed");
             std::process::exit(0);
         }
     };
-    // Let start-up settle (spins end, threads park), then measure 2 s.
+    // Let start-up settle (spins end, threads park), then measure 5 s.
     std::thread::sleep(Duration::from_millis(500));
     let me = std::process::id();
-    let window = Duration::from_secs(2);
+    let window = Duration::from_secs(5);
     let (t0, s0, c0) = (Instant::now(), rss::task_cpu_ns(me), rss::cpu_ticks());
     std::thread::sleep(window);
     let (c1, s1, t1) = (rss::cpu_ticks(), rss::task_cpu_ns(me), Instant::now());
