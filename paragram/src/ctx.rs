@@ -124,6 +124,11 @@ impl Ctx {
                 "handler arguments do not fit the pattern's bindings",
             )),
         });
+        if self.receivers.capacity() == 0 {
+            // Most processes register one or two receivers: room for one,
+            // then doubling, rather than four at once.
+            self.receivers.reserve_exact(1);
+        }
         self.receivers.push(Receiver { pattern, handler });
         Ok(())
     }

@@ -116,8 +116,6 @@ pub(crate) trait Wake: Send + Sync {
 
 /// The receiving side, owned by whatever drives the process.
 pub(crate) struct Inbox<T> {
-    /// An item a wait found, handed out before anything else.
-    ready: Option<T>,
     /// The rest of the group taken from the queue last, handed out before
     /// anything else.
     group: std::vec::IntoIter<T>,
@@ -140,7 +138,6 @@ pub(crate) fn mailbox<T>() -> (Mailbox<T>, Inbox<T>) {
         waker: OnceLock::new(),
     };
     let inbox = Inbox {
-        ready: None,
         group: Vec::new().into_iter(),
         batch: VecDeque::new(),
         streak: 0,
@@ -216,7 +213,6 @@ impl<T: Item> Mailbox<T> {
     pub(crate) fn close(&self, inbox: &mut Inbox<T>) {
         self.gate.fetch_or(CLOSED, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        drop_all(inbox.ready.take().into_iter());
         drop_all(inbox.group.by_ref());
         drop_all(inbox.batch.drain(..));
         self.drop_queued();
@@ -283,18 +279,17 @@ impl<T: Item> Inbox<T> {
     /// Waits as [`Inbox::recv`] does until an item is there, and keeps it
     /// for [`Inbox::try_recv`] to hand out first.
     pub(crate) fn wait(&mut self, mailbox: &Mailbox<T>) {
-        if self.ready.is_none() {
+        if self.group.len() == 0 && self.batch.is_empty() {
             let item = self.recv(mailbox);
-            self.ready = Some(item);
+            // Handed out first, then the rest of its group if it was one.
+            self.batch.push_back(item);
+            self.batch.extend(self.group.by_ref());
         }
     }
 
     /// The next item of `mailbox`, if one is there now: what a driver that
     /// runs a process until its queue is empty takes.
     pub(crate) fn try_recv(&mut self, mailbox: &Mailbox<T>) -> Option<T> {
-        if let Some(item) = self.ready.take() {
-            return Some(item);
-        }
         if let Some(item) = self.group.next() {
             return Some(item);
         }
@@ -396,10 +391,7 @@ impl<T: Item> Inbox<T> {
 
     /// Whether nothing is queued.
     pub(crate) fn is_empty(&self, mailbox: &Mailbox<T>) -> bool {
-        self.ready.is_none()
-            && self.group.len() == 0
-            && self.batch.is_empty()
-            && mailbox.queue.is_empty()
+        self.group.len() == 0 && self.batch.is_empty() && mailbox.queue.is_empty()
     }
 }
 
