@@ -481,6 +481,11 @@ mod queue {
             if let Some(item) = &item {
                 items.extra -= extra(item);
             }
+            if items.queue.is_empty() {
+                // The next push starts at the front of the buffer, in the
+                // lines just written, rather than further round it.
+                items.queue.clear();
+            }
             self.len.store(items.len(), Ordering::Relaxed);
             item
         }
@@ -490,6 +495,8 @@ mod queue {
         /// keeping its capacity.
         pub(crate) fn swap(&self, empty: &mut VecDeque<T>) {
             debug_assert!(empty.is_empty());
+            // Pushes start at the front of the buffer (see `pop`).
+            empty.clear();
             let mut items = self.lock();
             items.extra = 0;
             self.len.store(0, Ordering::Relaxed);
