@@ -146,10 +146,12 @@ pub enum SpawnError {
     /// process of the thread kind (a root included) takes one; each OS
     /// process three in its parent (its connection's reader and watcher,
     /// and its proxy), and one more per other process of it whose `Pid`
-    /// the parent holds.
+    /// the parent holds; the scheduler kind its workers, its monitor and
+    /// its spare workers, and no more however many processes it runs.
     #[error(
         "too many threads: the program runs {limit}, its limit (one per process of the thread \
-         kind, three per OS process and one per other process of it this program holds a `Pid` to)"
+         kind, three per OS process and one per other process of it this program holds a `Pid` \
+         to, and the scheduler kind's workers)"
     )]
     ThreadLimit {
         /// The most threads this program starts.
