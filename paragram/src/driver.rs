@@ -84,7 +84,7 @@ impl fmt::Debug for Kind {
 pub(crate) struct Launch {
     /// Its id, which no other process of this program has.
     pub(crate) id: u64,
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) process: Box<dyn Process>,
     /// The root it was spawned under, if any.
     pub(crate) owner: Option<Arc<Core>>,

@@ -4,7 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use thiserror::Error;
@@ -30,7 +30,10 @@ pub type SharedError = Arc<dyn StdError + Send + Sync + 'static>;
 /// at most 4 KiB, cut with `… N bytes more` beyond, and with
 /// `<panicked while formatting>` where the error's own `Display` panicked.
 /// Printing an exit, sending it to another OS process or naming it in a
-/// linked exit therefore never runs the error's code again.
+/// linked exit therefore never runs the error's code again. (The text of
+/// a [`LinkedExit`] the runtime makes, whose `Display` is paragram's own,
+/// is made the first time it is asked for: a cascade through a thousand
+/// processes formats nothing.)
 #[derive(Clone, Default)]
 pub struct Exit {
     error: Option<Arc<Failure>>,
@@ -39,7 +42,16 @@ pub struct Exit {
 /// An exit's error and its text.
 struct Failure {
     error: SharedError,
-    text: Box<str>,
+    /// Made with the exit for a user's error; on first use for one of
+    /// paragram's own, whose `Display` cannot panic.
+    text: OnceLock<Box<str>>,
+}
+
+impl Failure {
+    fn text(&self) -> &str {
+        self.text
+            .get_or_init(|| text::display(EXIT_LIMIT, &*self.error).into_boxed_str())
+    }
 }
 
 impl Exit {
@@ -58,10 +70,21 @@ impl Exit {
                 Exit {
                     error: Some(Arc::new(Failure {
                         error: Arc::from(error),
-                        text,
+                        text: OnceLock::from(text),
                     })),
                 }
             }
+        }
+    }
+
+    /// An end with `error`, one of paragram's own, whose text is made when
+    /// first asked for.
+    pub(crate) fn with_own_error(error: impl StdError + Send + Sync + 'static) -> Exit {
+        Exit {
+            error: Some(Arc::new(Failure {
+                error: Arc::new(error),
+                text: OnceLock::new(),
+            })),
         }
     }
 
@@ -107,7 +130,7 @@ impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.error {
             None => f.write_str("normal"),
-            Some(failure) => f.write_str(&failure.text),
+            Some(failure) => f.write_str(failure.text()),
         }
     }
 }
@@ -116,7 +139,7 @@ impl fmt::Debug for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.error {
             None => f.write_str("Exit(normal)"),
-            Some(failure) => write!(f, "Exit({})", failure.text),
+            Some(failure) => write!(f, "Exit({})", failure.text()),
         }
     }
 }

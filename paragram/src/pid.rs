@@ -45,7 +45,9 @@ struct Life {
 /// The state of one process that its handles, its links and its driver share.
 pub(crate) struct Core {
     pub(crate) id: u64,
-    pub(crate) name: String,
+    /// Shared with every `ProcessId` of it, so that naming the process (in
+    /// a linked exit, say) copies nothing.
+    pub(crate) name: Arc<str>,
     /// What its `Pid` prints before its name: its kind's name, or for a
     /// process of another program, what that program printed.
     pub(crate) tag: Cow<'static, str>,
@@ -73,7 +75,7 @@ impl Core {
     /// under.
     pub(crate) fn new(
         id: u64,
-        name: String,
+        name: Arc<str>,
         tag: impl Into<Cow<'static, str>>,
         owner: Option<&Arc<Core>>,
     ) -> (Arc<Core>, Inbox<Envelope>) {
@@ -387,7 +389,7 @@ impl fmt::Debug for Pid {
 pub struct ProcessId {
     id: u64,
     tag: Cow<'static, str>,
-    name: String,
+    name: Arc<str>,
     /// For a process of another program: that program, and the process's
     /// id there.
     home: Option<Home>,
@@ -398,7 +400,7 @@ impl ProcessId {
         ProcessId {
             id,
             tag: tag.into(),
-            name,
+            name: name.into(),
             home: None,
         }
     }

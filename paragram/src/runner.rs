@@ -203,7 +203,7 @@ impl Runner {
                 else {
                     return Step::Continue;
                 };
-                let exit = Exit::with_error(LinkedExit::new(&from, &exit));
+                let exit = Exit::with_own_error(LinkedExit::new(&from, &exit));
                 if self.inbox.is_empty(&self.ctx.core().mailbox) {
                     // Nothing is queued to handle first: ending now is ending
                     // after the queue, without the round trip through it.

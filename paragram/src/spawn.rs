@@ -238,7 +238,10 @@ pub(crate) fn spawn(
         kind = Kind::THREAD;
     }
     let id = next_id();
-    let name = name.unwrap_or_else(|| format!("{}-{id}", kind.name()));
+    let name = match name {
+        Some(name) => Arc::from(name),
+        None => default_name(kind.name(), id),
+    };
     // The root a process belongs to: its spawner's, or the spawner itself.
     let owner = spawner.map(|s| s.owner().unwrap_or_else(|| s.clone()));
     let parent = parent.cloned();
@@ -264,4 +267,38 @@ pub(crate) fn spawn(
         serialized,
         link: Box::new(link),
     })
+}
+
+/// `<kind>-<id>`, written on the stack and allocated once, in the `Arc`.
+fn default_name(kind: &str, id: u64) -> Arc<str> {
+    use std::fmt::Write;
+
+    /// Room for a kind's name, a dash and any `u64`.
+    struct Buffer {
+        bytes: [u8; 64],
+        len: usize,
+    }
+
+    impl Write for Buffer {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let end = self.len + s.len();
+            let room = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+            room.copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+
+    let mut buffer = Buffer {
+        bytes: [0; 64],
+        len: 0,
+    };
+    // Whole `str`s are copied in, so the bytes are UTF-8; a name longer
+    // than the buffer goes through a `String`.
+    if write!(buffer, "{kind}-{id}").is_ok()
+        && let Ok(name) = std::str::from_utf8(&buffer.bytes[..buffer.len])
+    {
+        return Arc::from(name);
+    }
+    Arc::from(format!("{kind}-{id}"))
 }

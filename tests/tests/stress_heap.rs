@@ -76,10 +76,12 @@ fn stress_spawn_terminate_rounds_return_to_baseline() {
             heap_baseline = Some(heap);
         }
         if let Some(base) = heap_baseline {
-            // 1%, or 1 KiB at the small CI size: one allocation still in
+            // 1%, or 2 KiB at the small CI size: one allocation still in
             // flight between rounds (a few hundred bytes, seen on a loaded
-            // machine) is not growth; a leak grows round after round.
-            let allowed = (base / 100).max(1024);
+            // machine; on the scheduler kind, a block of its global queue,
+            // about 1 KiB, held or freed as the last spawn was taken) is
+            // not growth; a leak grows round after round.
+            let allowed = (base / 100).max(2048);
             assert!(
                 heap.abs_diff(base) <= allowed,
                 "round {round}: live heap {heap} B drifted {:.2}% from {base} B",

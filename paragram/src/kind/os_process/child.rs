@@ -222,7 +222,7 @@ fn run(registry: &Registry, local: Kind) -> i32 {
     conn.set_done(done);
     let launch = Launch {
         id: next_id(),
-        name,
+        name: name.into(),
         process,
         owner: None,
         default_kind: Kind::default(),

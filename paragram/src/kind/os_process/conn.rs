@@ -333,7 +333,7 @@ impl Conn {
             return WirePid {
                 node: self.peer.0,
                 id: proxy.id,
-                name: core.name.clone(),
+                name: core.name.to_string(),
                 tag: core.tag.to_string(),
                 exit: None,
             };
@@ -341,7 +341,7 @@ impl Conn {
         WirePid {
             node: self.node.0,
             id: self.wire_id(core),
-            name: core.name.clone(),
+            name: core.name.to_string(),
             tag: core.tag.to_string(),
             exit: core.exit().as_ref().map(|exit| self.wire_exit(exit)),
         }
@@ -417,7 +417,7 @@ impl Conn {
             Some(slot) => slot,
             None => Slot::take()?,
         };
-        let (core, inbox) = Core::new(next_id(), name, tag, None);
+        let (core, inbox) = Core::new(next_id(), name.into(), tag, None);
         let proxy = Proxy {
             conn: self.clone(),
             id,

@@ -168,7 +168,7 @@ fn spawn(launch: Launch) -> Result<Pid, SpawnError> {
     let mut frame = Frame::Init {
         type_name: type_name.to_owned(),
         state,
-        name: name.clone(),
+        name: name.to_string(),
         shutdown,
         pids: Vec::new(),
     };
@@ -205,7 +205,7 @@ fn spawn(launch: Launch) -> Result<Pid, SpawnError> {
     let owner_id = owner.as_ref().map(|o| (o.id, shutdown));
     let pid = match conn.proxy(
         0,
-        name,
+        name.to_string(),
         OsProcess.name().into(),
         None,
         owner_id,
