@@ -45,7 +45,8 @@ pub(crate) trait Driver: Sync + 'static {
 }
 
 /// What runs a process: one OS thread per process ([`Kind::THREAD`], the
-/// default), or a child OS process ([`Kind::OS_PROCESS`]).
+/// default), a pool of worker threads shared by many processes
+/// ([`Kind::SCHEDULER`]), or a child OS process ([`Kind::OS_PROCESS`]).
 #[derive(Clone, Copy)]
 pub struct Kind(&'static dyn Driver);
 
@@ -56,7 +57,7 @@ impl Kind {
     }
 
     /// The kind's name, used in default process names: `Thread`,
-    /// `OsProcess`.
+    /// `Scheduler`, `OsProcess`.
     pub fn name(self) -> &'static str {
         self.0.name()
     }
