@@ -88,6 +88,11 @@ impl Ctx {
         link::unlink(&self.core, pid.core());
     }
 
+    /// Registers this process under `name`: see [`register`](crate::register).
+    pub fn register(&mut self, name: impl Into<String>) -> Result<(), crate::RegisterError> {
+        crate::names::register(name, &self.me())
+    }
+
     /// Registers a receiver, tried after those registered before it; it
     /// takes effect from the next message. The handler's argument is a tuple
     /// of the pattern's bindings, each of the type the pattern names (or

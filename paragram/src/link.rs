@@ -10,6 +10,7 @@
 use std::sync::{Arc, Weak};
 
 use crate::exit::Exit;
+use crate::names::{self, RegisterError};
 use crate::pid::{Core, Pid, lock};
 use crate::runner::Envelope;
 
@@ -24,6 +25,8 @@ pub(crate) struct Links {
     /// One-way links: processes this one notifies when it ends, and which
     /// do not notify it.
     watchers: Vec<(u64, Weak<Core>)>,
+    /// The name the process is registered under (`names.rs`).
+    name: Option<Arc<str>>,
 }
 
 impl Links {
@@ -153,14 +156,19 @@ pub(crate) fn watch(core: &Arc<Core>, watcher: &Arc<Core>) {
 /// The exit step "notify links": closes `core`'s links and sends
 /// `(Exit, Pid)` to every linked process. The exit value must be recorded.
 pub(crate) fn notify_exit(core: &Arc<Core>) {
-    let (peers, watchers) = {
+    let (peers, watchers, name) = {
         let mut links = lock(&core.links);
         links.closed = true;
         (
             std::mem::take(&mut links.peers),
             std::mem::take(&mut links.watchers),
+            links.name.take(),
         )
     };
+    // Its name is free before anyone hears of its end.
+    if let Some(name) = name {
+        names::forget(&name, core.id);
+    }
     for (_, peer) in peers {
         if let Some(peer) = peer.upgrade() {
             lock(&peer.links).remove_peer(core.id);
@@ -171,6 +179,31 @@ pub(crate) fn notify_exit(core: &Arc<Core>) {
         if let Some(watcher) = watcher.upgrade() {
             deliver(&watcher, core);
         }
+    }
+}
+
+/// Notes `name` as the name `core`'s process is registered under: an error
+/// if it has ended or has a name already. Called under the names' table
+/// lock.
+pub(crate) fn claim_name(core: &Arc<Core>, name: &Arc<str>) -> Result<(), RegisterError> {
+    let mut links = lock(&core.links);
+    if links.closed {
+        return Err(RegisterError::Ended);
+    }
+    if let Some(held) = &links.name {
+        return Err(RegisterError::AlreadyRegistered {
+            name: held.to_string(),
+        });
+    }
+    links.name = Some(name.clone());
+    Ok(())
+}
+
+/// Forgets that `core`'s process is registered as `name`, if it is.
+pub(crate) fn release_name(core: &Arc<Core>, name: &str) {
+    let mut links = lock(&core.links);
+    if links.name.as_deref() == Some(name) {
+        links.name = None;
     }
 }
 

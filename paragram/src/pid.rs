@@ -543,6 +543,10 @@ pub enum SendFailure {
     /// The process has ended.
     #[error("sending to a process that has ended")]
     Ended,
+    /// No process is registered under the name sent to
+    /// ([`send_named`](crate::send_named)).
+    #[error("sending to a name no process is registered under")]
+    NotRegistered,
     /// The process runs in another OS process and the message's element at
     /// this index (counting from 0) holds an opaque value, which has no
     /// serialized form.
