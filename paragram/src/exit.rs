@@ -150,6 +150,12 @@ impl StdError for Exit {
     }
 }
 
+/// A process ended because it was killed ([`Pid::kill`]): it could not
+/// handle or observe it, and its links and monitors hear `killed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("killed")]
+pub struct Killed;
+
 /// A process ended because a handler or its start-up code panicked.
 #[derive(Debug, Clone, Error)]
 #[error("process panicked: {message}")]

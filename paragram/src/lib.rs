@@ -50,7 +50,7 @@ mod wire;
 
 pub use ctx::Ctx;
 pub use driver::Kind;
-pub use exit::{BoxError, Exit, LinkedExit, Panicked, SharedError, UnhandledMessage};
+pub use exit::{BoxError, Exit, Killed, LinkedExit, Panicked, SharedError, UnhandledMessage};
 pub use kind::{LONG_SCHEDULE, set_scheduler_workers, system_monitor};
 pub use message::{IntoMessage, Message};
 pub use names::{RegisterError, register, registered, send_named, unregister, whereis};

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering as CmpOrdering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,8 @@ pub(crate) struct Core {
     pub(crate) links: Mutex<Links>,
     /// How many `Pid`s exist; the last one dropped tells the process.
     handles: AtomicUsize,
+    /// Set by a kill: the process ends before it handles anything more.
+    killed: AtomicBool,
     life: Mutex<Life>,
     ended: Condvar,
     /// Set for a proxy: how a process that runs elsewhere is reached.
@@ -87,6 +89,7 @@ impl Core {
             mailbox,
             links: Mutex::new(Links::default()),
             handles: AtomicUsize::new(0),
+            killed: AtomicBool::new(false),
             life: Mutex::new(Life::default()),
             ended: Condvar::new(),
             route: OnceLock::new(),
@@ -116,6 +119,18 @@ impl Core {
     /// How many `Pid`s to this process exist.
     pub(crate) fn handles(&self) -> usize {
         self.handles.load(Ordering::SeqCst)
+    }
+
+    /// Kills the process: it ends before it handles anything more, however
+    /// much is queued. A send wakes it to see that.
+    pub(crate) fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        let _ = self.mailbox.push(Envelope::Run(Box::new(|_| {})));
+    }
+
+    /// Whether the process has been killed.
+    pub(crate) fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
     }
 
     /// The exit value, once recorded.
@@ -230,6 +245,20 @@ impl Pid {
                 Envelope::Message(message) => SendError::ended(message),
                 _ => SendError::ended(Message::new(Vec::new())),
             })
+    }
+
+    /// Kills the process, as Erlang's `exit(Pid, kill)`: it ends with
+    /// [`Killed`](crate::Killed) before it handles anything more, whatever
+    /// is queued and whatever its receivers; links and monitors hear
+    /// `killed`. A handler that is running finishes first (a thread cannot
+    /// be stopped from outside in safe Rust): a process stuck in one is
+    /// killed when it returns. An OS process is killed at once (`SIGKILL`)
+    /// and reaped. Does nothing to a dead process.
+    pub fn kill(&self) {
+        match self.core.route.get() {
+            Some(route) => route.kill(&self.core),
+            None => self.core.kill(),
+        }
     }
 
     /// Ends the process normally once it has handled the messages already

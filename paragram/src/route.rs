@@ -19,6 +19,9 @@ pub(crate) trait Route: Send + Sync + 'static {
     /// Tells the process to end with `exit`, after what was sent before.
     fn stop(&self, proxy: &Core, exit: &Exit);
 
+    /// Kills the process, before anything sent to it is handled.
+    fn kill(&self, proxy: &Core);
+
     /// The program the process runs in, and its id there.
     fn home(&self) -> Home;
 

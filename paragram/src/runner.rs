@@ -9,7 +9,7 @@ use smallvec::smallvec;
 
 use crate::ctx::Ctx;
 use crate::driver::{Launch, LinkUp};
-use crate::exit::{Exit, LinkedExit, Panicked, UnhandledMessage};
+use crate::exit::{Exit, Killed, LinkedExit, Panicked, UnhandledMessage};
 use crate::link;
 use crate::mailbox::{Inbox, Item};
 use crate::message::Message;
@@ -128,11 +128,17 @@ impl Runner {
     fn run_batch(&mut self, budget: usize) -> Progress {
         if !self.started {
             self.started = true;
+            if self.ctx.core().is_killed() {
+                return Progress::Exited(Exit::with_own_error(Killed));
+            }
             if let Step::Exit(exit) = self.start() {
                 return Progress::Exited(exit);
             }
         }
         for _ in 0..budget {
+            if self.ctx.core().is_killed() {
+                return Progress::Exited(Exit::with_own_error(Killed));
+            }
             let Some(envelope) = self.inbox.try_recv(&self.ctx.core().mailbox) else {
                 return Progress::Idle;
             };

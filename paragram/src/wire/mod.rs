@@ -16,7 +16,7 @@ use std::io::{self, Read};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::exit::{Exit, LinkedExit, OsProcessError, Panicked, UnhandledMessage};
+use crate::exit::{Exit, Killed, LinkedExit, OsProcessError, Panicked, UnhandledMessage};
 use crate::pid::{ProcessId, next_id};
 use crate::route::{Home, NodeId};
 use crate::spawn::SpawnError;
@@ -102,6 +102,8 @@ pub enum WireExit {
         /// What it ended with, at the root.
         cause: WireCause,
     },
+    /// [`Killed`].
+    Killed,
 }
 
 /// The root cause of a linked exit on the wire: an exit that is not
@@ -118,6 +120,8 @@ pub enum WireCause {
     Error(String),
     /// [`OsProcessError`].
     OsProcess(WireOsError),
+    /// [`Killed`].
+    Killed,
 }
 
 /// [`OsProcessError`] on the wire.
@@ -223,6 +227,7 @@ impl WireExit {
             WireExit::Unhandled(message) => WireCause::Unhandled(message),
             WireExit::Error(message) => WireCause::Error(message),
             WireExit::OsProcess(error) => WireCause::OsProcess(error),
+            WireExit::Killed => WireCause::Killed,
             WireExit::Linked { peer, cause } => {
                 return Exit::with_error(LinkedExit {
                     peer: name(peer),
@@ -247,6 +252,8 @@ impl WireCause {
             WireCause::Unhandled(u.message.clone())
         } else if let Some(e) = exit.downcast_ref::<OsProcessError>() {
             WireCause::OsProcess(WireOsError::from_error(e))
+        } else if exit.downcast_ref::<Killed>().is_some() {
+            WireCause::Killed
         } else {
             WireCause::Error(exit.to_string())
         }
@@ -267,6 +274,7 @@ impl WireCause {
                 message: text::cap(message, EXIT_LIMIT),
             }),
             WireCause::OsProcess(error) => Exit::with_error(error.into_error()),
+            WireCause::Killed => Exit::with_own_error(Killed),
         }
     }
 }
@@ -279,6 +287,7 @@ impl From<WireCause> for WireExit {
             WireCause::Unhandled(message) => WireExit::Unhandled(message),
             WireCause::Error(message) => WireExit::Error(message),
             WireCause::OsProcess(error) => WireExit::OsProcess(error),
+            WireCause::Killed => WireExit::Killed,
         }
     }
 }
@@ -410,6 +419,11 @@ pub enum Frame {
         local: u64,
         /// The process whose end it hears of.
         remote: WirePid,
+    },
+    /// Kill the receiver's process `to` (`Pid::kill`).
+    Kill {
+        /// The process's id on the receiving side.
+        to: u64,
     },
 }
 

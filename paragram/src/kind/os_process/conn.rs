@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use super::out::{Duty, Out, become_reader, become_watcher, with_scratch};
 use super::reap::Started;
 use super::{Proxy, proxy_of};
-use crate::exit::{Exit, OsProcessError};
+use crate::exit::{Exit, Killed, OsProcessError};
 use crate::link;
 use crate::mailbox::Inbox;
 use crate::pid::{Core, Pid, ProcessId, SendFailure, lock, next_id};
@@ -74,7 +74,7 @@ pub(crate) struct Conn {
     closed: AtomicBool,
     /// Parent side: why the connection was cut on purpose (the child did
     /// not end within its shutdown timeout), if it was.
-    cut: Mutex<Option<OsProcessError>>,
+    cut: Mutex<Option<Exit>>,
 }
 
 /// How a child OS process comes to exit.
@@ -221,6 +221,18 @@ impl Conn {
             let encoded = encode_frame(&frame, bytes);
             debug_assert!(encoded.is_ok(), "a control frame did not encode");
         });
+    }
+
+    /// Tells the peer to kill its process `id`.
+    pub(crate) fn kill(&self, id: u64) {
+        self.send_frame(&Frame::Kill { to: id });
+    }
+
+    /// Parent side: kills the child OS process; its processes end
+    /// [`Killed`](crate::Killed) once it is reaped.
+    pub(crate) fn kill_child(&self) {
+        *lock(&self.cut) = Some(Exit::with_own_error(Killed));
+        self.shutdown();
     }
 
     /// Tells the peer's process `id` to end with `exit`.
@@ -537,6 +549,7 @@ impl Conn {
                 let target = self.exported(to)?;
                 target.stop(self.local_exit(exit));
             }
+            Frame::Kill { to } => self.exported(to)?.kill(),
             Frame::Exited { id, exit } => {
                 let exit = self.local_exit(exit);
                 self.end_proxy(id, exit);
@@ -598,15 +611,15 @@ impl Conn {
             _ => child.wait(),
         };
         let error = match (cut, read, status) {
-            (Some(why), _, _) => why,
-            (None, Err(error), _) if bad_bytes => OsProcessError::Protocol(error.to_string()),
-            (None, _, Ok(status)) => OsProcessError::from_status(status),
-            (None, Ok(()), Err(error)) => {
-                OsProcessError::Protocol(format!("waiting for the child failed: {error}"))
-            }
-            (None, Err(error), Err(_)) => OsProcessError::Protocol(error.to_string()),
+            (Some(why), _, _) => Err(why),
+            (None, Err(error), _) if bad_bytes => Ok(OsProcessError::Protocol(error.to_string())),
+            (None, _, Ok(status)) => Ok(OsProcessError::from_status(status)),
+            (None, Ok(()), Err(error)) => Ok(OsProcessError::Protocol(format!(
+                "waiting for the child failed: {error}"
+            ))),
+            (None, Err(error), Err(_)) => Ok(OsProcessError::Protocol(error.to_string())),
         };
-        self.end_all(&Exit::with_error(error));
+        self.end_all(&error.map_or_else(|cut| cut, Exit::with_error));
         // Its place among the threads is free once `wait` returns.
         self.join_watcher();
         drop(child);
@@ -783,7 +796,9 @@ fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
         }
         let Some(envelope) = inbox.recv_until(&core.mailbox, deadline) else {
             if let Some((_, timeout)) = proxy.owner {
-                *lock(&conn.cut) = Some(OsProcessError::ShutdownTimeout { timeout });
+                *lock(&conn.cut) = Some(Exit::with_error(OsProcessError::ShutdownTimeout {
+                    timeout,
+                }));
             }
             conn.shutdown();
             deadline = None;

@@ -112,6 +112,20 @@ impl Route for Proxy {
         }
     }
 
+    /// Kills the process: the child OS process itself, killed and reaped,
+    /// if it is the child's own process and this the parent; else the
+    /// process where it runs, told to die before what is queued for it.
+    fn kill(&self, proxy: &Core) {
+        if proxy.mailbox.is_closed() {
+            return;
+        }
+        if self.owner.is_some() {
+            self.conn.kill_child();
+        } else {
+            self.conn.kill(self.id);
+        }
+    }
+
     fn home(&self) -> Home {
         Home {
             node: self.conn.peer(),
