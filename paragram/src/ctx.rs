@@ -88,6 +88,29 @@ impl Ctx {
         link::unlink(&self.core, pid.core());
     }
 
+    /// Monitors `pid`, as Erlang's `monitor(process, Pid)`: when it ends,
+    /// this process receives a [`Down`](crate::Down) with the reference
+    /// returned here. Each call makes a monitor of its own; a process that
+    /// has ended is reported at once, its `Down` carrying
+    /// [`NoProcess`](crate::NoProcess).
+    pub fn monitor(&mut self, pid: &Pid) -> crate::MonitorRef {
+        crate::monitors::monitor(&self.core, pid.core())
+    }
+
+    /// Ends the monitor `reference`, as Erlang's `demonitor/1`: true if it
+    /// was still active. If the monitored process has ended already, its
+    /// `Down` may be on its way, and is received all the same.
+    pub fn demonitor(&mut self, reference: crate::MonitorRef) -> bool {
+        crate::monitors::demonitor(&self.core, reference, false)
+    }
+
+    /// Ends the monitor `reference` and drops its `Down` if one is on its
+    /// way, as Erlang's `demonitor(Ref, [flush])`: once this returns, no
+    /// `Down` for it is received. True if the monitor was still active.
+    pub fn demonitor_flush(&mut self, reference: crate::MonitorRef) -> bool {
+        crate::monitors::demonitor(&self.core, reference, true)
+    }
+
     /// Registers this process under `name`: see [`register`](crate::register).
     pub fn register(&mut self, name: impl Into<String>) -> Result<(), crate::RegisterError> {
         crate::names::register(name, &self.me())

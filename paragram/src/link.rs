@@ -10,6 +10,7 @@
 use std::sync::{Arc, Weak};
 
 use crate::exit::Exit;
+use crate::monitors::{self, MonitorRef};
 use crate::names::{self, RegisterError};
 use crate::pid::{Core, Pid, lock};
 use crate::runner::Envelope;
@@ -27,6 +28,25 @@ pub(crate) struct Links {
     watchers: Vec<(u64, Weak<Core>)>,
     /// The name the process is registered under (`names.rs`).
     name: Option<Arc<str>>,
+    /// Its monitors, either way (`monitors.rs`), once it has one.
+    monitors: Option<Box<Monitors>>,
+}
+
+/// The monitors of one process.
+#[derive(Default)]
+struct Monitors {
+    /// Processes that monitor this one, by reference.
+    watchers: Vec<(MonitorRef, Weak<Core>)>,
+    /// Processes this one monitors, by reference.
+    targets: Vec<(MonitorRef, Weak<Core>)>,
+    /// References whose `Down`, on its way here, is to be dropped.
+    flushed: Vec<MonitorRef>,
+}
+
+impl Links {
+    fn monitors(&mut self) -> &mut Monitors {
+        self.monitors.get_or_insert_with(Box::default)
+    }
 }
 
 impl Links {
@@ -156,13 +176,17 @@ pub(crate) fn watch(core: &Arc<Core>, watcher: &Arc<Core>) {
 /// The exit step "notify links": closes `core`'s links and sends
 /// `(Exit, Pid)` to every linked process. The exit value must be recorded.
 pub(crate) fn notify_exit(core: &Arc<Core>) {
-    let (peers, watchers, name) = {
+    let (peers, watchers, name, monitored_by) = {
         let mut links = lock(&core.links);
         links.closed = true;
         (
             std::mem::take(&mut links.peers),
             std::mem::take(&mut links.watchers),
             links.name.take(),
+            links
+                .monitors
+                .as_mut()
+                .map(|monitors| std::mem::take(&mut monitors.watchers)),
         )
     };
     // Its name is free before anyone hears of its end.
@@ -180,6 +204,96 @@ pub(crate) fn notify_exit(core: &Arc<Core>) {
             deliver(&watcher, core);
         }
     }
+    if let Some(monitored_by) = monitored_by {
+        let exit = core.exit().unwrap_or_default();
+        for (reference, watcher) in monitored_by {
+            if let Some(watcher) = watcher.upgrade() {
+                monitors::deliver(&watcher, core, reference, exit.clone());
+            }
+        }
+    }
+}
+
+/// Makes `watcher` monitor `target` under `reference`: false, noting
+/// nothing, if `target` has ended.
+pub(crate) fn add_monitor(watcher: &Arc<Core>, target: &Arc<Core>, reference: MonitorRef) -> bool {
+    if watcher.id == target.id {
+        let mut links = lock(&watcher.links);
+        if links.closed {
+            return false;
+        }
+        let monitors = links.monitors();
+        monitors.watchers.push((reference, Arc::downgrade(watcher)));
+        monitors.targets.push((reference, Arc::downgrade(target)));
+        return true;
+    }
+    let (first, second) = if watcher.id < target.id {
+        (watcher, target)
+    } else {
+        (target, watcher)
+    };
+    let mut first_links = lock(&first.links);
+    let mut second_links = lock(&second.links);
+    let (watcher_links, target_links) = if first.id == watcher.id {
+        (&mut first_links, &mut second_links)
+    } else {
+        (&mut second_links, &mut first_links)
+    };
+    if target_links.closed {
+        return false;
+    }
+    target_links
+        .monitors()
+        .watchers
+        .push((reference, Arc::downgrade(watcher)));
+    watcher_links
+        .monitors()
+        .targets
+        .push((reference, Arc::downgrade(target)));
+    true
+}
+
+/// Ends `watcher`'s monitor `reference`: true if it was still active.
+/// Otherwise its `Down` has been received, or is on its way: with `flush`,
+/// that one is dropped when it comes.
+pub(crate) fn remove_monitor(watcher: &Arc<Core>, reference: MonitorRef, flush: bool) -> bool {
+    let target = {
+        let mut links = lock(&watcher.links);
+        let Some(monitors) = links.monitors.as_mut() else {
+            return false;
+        };
+        let Some(at) = monitors.targets.iter().position(|(r, _)| *r == reference) else {
+            return false;
+        };
+        monitors.targets.swap_remove(at).1
+    };
+    let removed = target.upgrade().is_some_and(|target| {
+        let mut links = lock(&target.links);
+        links.monitors.as_mut().is_some_and(|monitors| {
+            let before = monitors.watchers.len();
+            monitors.watchers.retain(|(r, _)| *r != reference);
+            monitors.watchers.len() < before
+        })
+    });
+    if !removed && flush {
+        lock(&watcher.links).monitors().flushed.push(reference);
+    }
+    removed
+}
+
+/// Whether the `Down` for `reference` that `core`'s process has just
+/// taken is to be received: not if a demonitor with flush took it back.
+pub(crate) fn take_down(core: &Core, reference: MonitorRef) -> bool {
+    let mut links = lock(&core.links);
+    let Some(monitors) = links.monitors.as_mut() else {
+        return true;
+    };
+    if let Some(at) = monitors.flushed.iter().position(|r| *r == reference) {
+        monitors.flushed.swap_remove(at);
+        return false;
+    }
+    monitors.targets.retain(|(r, _)| *r != reference);
+    true
 }
 
 /// Notes `name` as the name `core`'s process is registered under: an error

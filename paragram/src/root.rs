@@ -131,6 +131,23 @@ impl Root {
         Ok(())
     }
 
+    /// Makes the root monitor `pid`, as [`Ctx::monitor`] does: the root
+    /// receives its [`Down`](crate::Down), on its own thread.
+    pub fn monitor(&self, pid: &Pid) -> crate::MonitorRef {
+        crate::monitors::monitor(self.pid.core(), pid.core())
+    }
+
+    /// Ends the root's monitor `reference`, as [`Ctx::demonitor`] does.
+    pub fn demonitor(&self, reference: crate::MonitorRef) -> bool {
+        crate::monitors::demonitor(self.pid.core(), reference, false)
+    }
+
+    /// Ends the root's monitor `reference` and drops its `Down` if one is
+    /// on its way, as [`Ctx::demonitor_flush`] does.
+    pub fn demonitor_flush(&self, reference: crate::MonitorRef) -> bool {
+        crate::monitors::demonitor(self.pid.core(), reference, true)
+    }
+
     /// Registers a receiver on the root, as [`Ctx::receive`] does; its
     /// handler runs on the root's thread, from the next message the root
     /// takes after this call. [`ReceiveError::RootEnded`] once the root

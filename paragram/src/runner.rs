@@ -13,9 +13,10 @@ use crate::exit::{Exit, Killed, LinkedExit, Panicked, UnhandledMessage};
 use crate::link;
 use crate::mailbox::{Inbox, Item};
 use crate::message::Message;
+use crate::monitors::Down;
 use crate::pid::{Core, Pid};
 use crate::process::{Handled, Process};
-use crate::term::Term;
+use crate::term::{OpaqueValue, Term};
 use crate::text;
 
 /// What travels through a mailbox: messages and the signals that share
@@ -29,6 +30,8 @@ pub(crate) enum Envelope {
     Terminate(Exit),
     /// The last `Pid` was dropped.
     Unreachable,
+    /// A monitored process ended; delivered as the message `(Down,)`.
+    Down(Down),
     /// Code to run inside the process, as a handler does.
     Run(Box<dyn FnOnce(&mut Ctx) + Send>),
     /// Envelopes queued together, in order ([`Mailbox::push_many`]): the
@@ -175,6 +178,13 @@ impl Runner {
                 Err(exit) => Step::Exit(exit),
             },
             Envelope::Exit { from, exit } => self.linked_exit(from, exit),
+            Envelope::Down(down) => {
+                if !link::take_down(self.ctx.core(), down.reference) {
+                    return Step::Continue;
+                }
+                let message = Message::from_terms(smallvec![Term::Opaque(OpaqueValue::new(down))]);
+                self.handle(Envelope::Message(message))
+            }
             Envelope::Terminate(exit) => self.terminate(exit),
             Envelope::Unreachable => self.unreachable(),
             Envelope::Run(run) => {

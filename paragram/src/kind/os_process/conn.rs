@@ -829,8 +829,9 @@ fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
                     conn.send_frame(&Frame::Unreachable { seen });
                 }
             }
-            // A wake-up; groups never leave the inbox whole.
-            Envelope::Run(_) | Envelope::Group(_) => {}
+            // A wake-up; groups never leave the inbox whole; a proxy
+            // monitors nothing.
+            Envelope::Run(_) | Envelope::Group(_) | Envelope::Down(_) => {}
         }
     };
     // Its place among the threads is given back before `wait` returns: a
