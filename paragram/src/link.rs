@@ -6,6 +6,12 @@
 //! that ends marks its links closed under its own lock, so a link racing
 //! with the end is either in the set the process notifies or sees the
 //! process dead and delivers its exit at once: exactly one notification.
+//!
+//! A link's notification is acted on only if the link is still there when
+//! its receiver takes it (the receiver removes it then): once `unlink`
+//! returns, the link has no further effect, even for a notification
+//! already on its way, as Erlang promises. A one-way watch cannot be
+//! removed, and its notification is always acted on.
 
 use std::sync::{Arc, Weak};
 
@@ -121,12 +127,15 @@ pub(crate) fn link_local(a: &Arc<Core>, b: &Arc<Core>) {
             second_links.add_peer(first);
         }
         (true, false) => {
+            // Noted on the live side, for its notification to find.
+            second_links.add_peer(first);
             drop((first_links, second_links));
-            deliver(second, first);
+            deliver(second, first, true);
         }
         (false, true) => {
+            first_links.add_peer(second);
             drop((first_links, second_links));
-            deliver(first, second);
+            deliver(first, second, true);
         }
         (true, true) => {}
     }
@@ -167,7 +176,7 @@ pub(crate) fn watch(core: &Arc<Core>, watcher: &Arc<Core>) {
     let mut links = lock(&core.links);
     if links.closed {
         drop(links);
-        deliver(watcher, core);
+        deliver(watcher, core, false);
     } else if !links.watchers.iter().any(|(id, _)| *id == watcher.id) {
         links.watchers.push((watcher.id, Arc::downgrade(watcher)));
     }
@@ -193,15 +202,15 @@ pub(crate) fn notify_exit(core: &Arc<Core>) {
     if let Some(name) = name {
         names::forget(&name, core.id);
     }
+    // Each peer removes the link when it takes the notification.
     for (_, peer) in peers {
         if let Some(peer) = peer.upgrade() {
-            lock(&peer.links).remove_peer(core.id);
-            deliver(&peer, core);
+            deliver(&peer, core, true);
         }
     }
     for (_, watcher) in watchers {
         if let Some(watcher) = watcher.upgrade() {
-            deliver(&watcher, core);
+            deliver(&watcher, core, false);
         }
     }
     if let Some(monitored_by) = monitored_by {
@@ -336,10 +345,20 @@ pub(crate) fn detach(core: &Arc<Core>) {
     }
 }
 
-/// Sends `to` the notification that `ended` has ended.
-fn deliver(to: &Arc<Core>, ended: &Arc<Core>) {
+/// Sends `to` the notification that `ended` has ended, through a link
+/// (`linked`) or a one-way watch.
+fn deliver(to: &Arc<Core>, ended: &Arc<Core>, linked: bool) {
     let exit = ended.exit().unwrap_or_else(Exit::normal);
     let from = Pid::from_core(ended.clone());
     // A closed mailbox: `to` has ended too and needs no news.
-    let _ = to.mailbox.push(Envelope::Exit { from, exit });
+    let _ = to.mailbox.push(Envelope::Exit { from, exit, linked });
+}
+
+/// Whether `core`'s process, taking a linked notification from `from`, is
+/// still linked to it: if so the link goes, its work done.
+pub(crate) fn take_link(core: &Core, from: u64) -> bool {
+    let mut links = lock(&core.links);
+    let linked = links.peers.iter().any(|(id, _)| *id == from);
+    links.remove_peer(from);
+    linked
 }

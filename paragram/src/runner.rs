@@ -24,8 +24,9 @@ use crate::text;
 pub(crate) enum Envelope {
     /// A message from `send`.
     Message(Message),
-    /// A linked process ended; delivered as the message `(Exit, Pid)`.
-    Exit { from: Pid, exit: Exit },
+    /// A linked (`linked`) or watched process ended; delivered as the
+    /// message `(Exit, Pid)` unless the link has gone meanwhile.
+    Exit { from: Pid, exit: Exit, linked: bool },
     /// `terminate` / `terminate_with`: end once this is reached.
     Terminate(Exit),
     /// The last `Pid` was dropped.
@@ -177,7 +178,13 @@ impl Runner {
                 }
                 Err(exit) => Step::Exit(exit),
             },
-            Envelope::Exit { from, exit } => self.linked_exit(from, exit),
+            Envelope::Exit { from, exit, linked } => {
+                if linked && !link::take_link(self.ctx.core(), from.id()) {
+                    // Unlinked since: no effect.
+                    return Step::Continue;
+                }
+                self.linked_exit(from, exit)
+            }
             Envelope::Down(down) => {
                 if !link::take_down(self.ctx.core(), down.reference) {
                     return Step::Continue;

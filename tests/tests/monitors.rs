@@ -321,3 +321,46 @@ fn monitors_cross_os_processes_both_ways() {
     report_to.terminate();
     ended(&report_to);
 }
+
+#[test]
+fn once_unlink_returns_a_notification_on_its_way_has_no_effect() {
+    for kind in KINDS {
+        let root = Root::new();
+        for round in 0..200 {
+            let peer = target(&root, kind, 11);
+            let (hold_tx, hold) = mpsc::channel::<()>();
+            let (tx, rx) = mpsc::channel();
+            let linked_to = peer.clone();
+            let holder = root
+                .spawn(
+                    Spawn::from_fn(move |ctx| -> Result<(), BoxError> {
+                        ctx.link(&linked_to);
+                        let sync = tx.clone();
+                        ctx.receive(pattern!("hold"), move |ctx, ()| {
+                            let _ = tx.send("holding");
+                            // The peer ends meanwhile: its notification is
+                            // queued behind this handler.
+                            let _ = hold.recv_timeout(DEADLINE);
+                            ctx.unlink(&linked_to);
+                        })?;
+                        ctx.receive(pattern!("sync"), move |_, ()| {
+                            let _ = sync.send("synced");
+                        })?;
+                        Ok(())
+                    })
+                    .kind(kind),
+                )
+                .unwrap();
+            holder.send("hold").unwrap();
+            assert_eq!(recv(&rx), "holding");
+            peer.send("fail").unwrap();
+            ended(&peer);
+            hold_tx.send(()).unwrap();
+            holder.send("sync").unwrap();
+            assert_eq!(recv(&rx), "synced", "{kind:?} round {round}");
+            assert!(holder.is_alive(), "{kind:?} round {round}");
+            holder.terminate();
+            assert!(ended(&holder).is_normal(), "{kind:?} round {round}");
+        }
+    }
+}

@@ -675,7 +675,7 @@ impl Conn {
         become_watcher();
         loop {
             match inbox.recv(&core.mailbox) {
-                Envelope::Exit { from, exit } => {
+                Envelope::Exit { from, exit, .. } => {
                     let id = self.wire_id(from.core());
                     drop(from);
                     // What the process sent before it ended is queued
