@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use paragram::{BoxError, Ctx, Kind, Root, pattern};
-use stress_support::{DEADLINE, await_threads, size, threads, warm_up};
+use stress_support::{DEADLINE, await_threads, size, thread_names, threads, warm_up};
 
 type Started = Result<(), BoxError>;
 
@@ -19,6 +19,7 @@ fn stress_unreachable_processes_release_their_threads() {
     let rounds = size(20, 200);
     warm_up();
     let baseline = threads();
+    let named = thread_names();
     for round in 0..rounds {
         // The pair's handlers hold a sender each: once both have ended,
         // the channel is disconnected.
@@ -50,8 +51,10 @@ fn stress_unreachable_processes_release_their_threads() {
         );
         let left = await_threads(baseline, Duration::from_secs(1));
         assert_eq!(
-            left, baseline,
-            "round {round}: threads left 1 s after the last handle"
+            left,
+            baseline,
+            "round {round}: threads left 1 s after the last handle: {:?}, at the baseline: {named:?}",
+            thread_names()
         );
     }
 }

@@ -72,9 +72,13 @@ pub fn warm_up() {
     let pid = root.spawn(|_: &mut paragram::Ctx| {}).unwrap();
     pid.terminate();
     wait(&pid);
-    drop((pid, root));
-    // The root's thread (named `__main__`) leaves the task list once it
-    // has unwound; the baseline is taken after.
+    drop(pid);
+    // A root's thread takes its name `__main__` when it first runs, which
+    // may be after its child has ended: end the root and wait for its exit,
+    // so that its thread has run and is counted below until it has unwound.
+    root.pid().terminate();
+    wait(root.pid());
+    drop(root);
     let deadline = Instant::now() + DEADLINE;
     while roots_running() > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(1));
@@ -93,6 +97,18 @@ fn roots_running() -> usize {
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
         .filter(|name| name.trim_end() == "__main__")
         .count()
+}
+
+/// The names of this OS process's threads now, sorted: what a failing
+/// thread count prints.
+pub fn thread_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task is readable")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// How many threads this OS process has now.
