@@ -391,6 +391,7 @@ fn main() {
     }
     if wanted("paragram scheduler") {
         extra += &side::idle_report("scheduler", cfg.idle_scheduler);
+        extra += &side::timers_report(100_000);
     }
     let elapsed = started.elapsed();
 

@@ -99,10 +99,47 @@ pub fn idle_report(kind: &str, n: usize) -> String {
     }
 }
 
+/// The memory and CPU `n` pending timers (`send_after` of an integer an
+/// hour ahead, to one idle process) cost, measured in a fresh OS process.
+pub fn timers_report(n: usize) -> String {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return format!("Pending timers: failed ({e})\n\n"),
+    };
+    let mut cmd = Command::new(exe);
+    cmd.args([HIDDEN_IDLE.to_owned(), n.to_string(), "timers".to_owned()]);
+    match run_with_deadline(&mut cmd, Duration::from_secs(60)) {
+        Ok(out) => {
+            let rss = parse_figure(&out, "TIMERS_RSS_KIB").ok();
+            let sched = parse_figure(&out, "IDLE_SCHED").ok();
+            let stat = parse_figure(&out, "IDLE_STAT").ok();
+            let verdict = match (rss, sched.or(stat)) {
+                (Some(kib), Some(p)) if kib < 10.0 * 1024.0 && p < 1.0 => {
+                    "PASS (< 10 MB, < 1% of one core)"
+                }
+                (Some(_), Some(_)) => "FAIL",
+                _ => "unknown",
+            };
+            format!(
+                "Pending timers, {n} `send_after` an hour ahead, fresh OS process: \
+                 {} KiB of RSS for all of them ({} bytes each); over 5 s idle \
+                 {} % of one core by /proc/self/stat, {} % by schedstat: {verdict}\n\n",
+                rss.map_or("?".into(), |k| format!("{k:.0}")),
+                rss.map_or("?".into(), |k| format!("{:.0}", k * 1024.0 / n as f64)),
+                stat.map_or("?".into(), |p| format!("{p:.3}")),
+                sched.map_or("?".into(), |p| format!("{p:.4}")),
+            )
+        }
+        Err(Skip::Failed(why)) => format!("Pending timers: failed ({why})\n\n"),
+        Err(Skip::NotApplicable) => String::new(),
+    }
+}
+
 pub fn child_idle(args: &[String]) {
     let n: usize = args.first().and_then(|n| n.parse().ok()).unwrap_or(1_000);
     let kind = match args.get(1).map(String::as_str) {
         Some("scheduler") => paragram::Kind::SCHEDULER,
+        Some("timers") => return child_timers(n),
         _ => paragram::Kind::THREAD,
     };
     let spawned = paragram_peer::spawn_idle_on(kind, n, Instant::now() + Duration::from_secs(60));
@@ -113,7 +150,45 @@ pub fn child_idle(args: &[String]) {
             std::process::exit(0);
         }
     };
-    // Let start-up settle (spins end, threads park), then measure 5 s.
+    idle_cpu();
+    drop(keep);
+    std::process::exit(0);
+}
+
+/// Arms `n` timers an hour ahead to one idle process, prints the RSS they
+/// took, then the idle CPU.
+fn child_timers(n: usize) {
+    let spawned = paragram_peer::spawn_idle_on(
+        paragram::Kind::SCHEDULER,
+        1,
+        Instant::now() + Duration::from_secs(60),
+    );
+    let Ok((root, pids)) = spawned else {
+        println!("IDLE_STAT failed");
+        std::process::exit(0);
+    };
+    // The timer thread and its first allocations exist before the count.
+    paragram::cancel_timer(paragram::send_after(
+        Duration::from_secs(3600),
+        &pids[0],
+        "warm",
+    ));
+    std::thread::sleep(Duration::from_millis(100));
+    let before = rss::vm_rss_kib();
+    // The references are not kept: what is counted is the timers alone.
+    for i in 0..n {
+        paragram::send_after(Duration::from_secs(3600), &pids[0], i as u64);
+    }
+    let after = rss::vm_rss_kib();
+    println!("TIMERS_RSS_KIB {}", after.saturating_sub(before));
+    idle_cpu();
+    drop((pids, root));
+    std::process::exit(0);
+}
+
+/// Lets start-up settle (spins end, threads park), then measures the CPU
+/// this OS process uses over 5 s.
+fn idle_cpu() {
     std::thread::sleep(Duration::from_millis(500));
     let me = std::process::id();
     let window = Duration::from_secs(5);
@@ -129,6 +204,4 @@ pub fn child_idle(args: &[String]) {
             s1.saturating_sub(s0) as f64 / 1e9 / wall * 100.0
         );
     }
-    drop(keep);
-    std::process::exit(0);
 }

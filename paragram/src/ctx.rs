@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::driver::Kind;
 use crate::exit::{BoxError, Exit};
@@ -13,6 +14,8 @@ use crate::pid::{Core, Pid};
 use crate::process::Outcome;
 use crate::runner::Envelope;
 use crate::spawn::{self, IntoSpawn, SpawnError};
+use crate::term::{OpaqueValue, Term};
+use crate::timers::{self, ReceiveTimeout, TimerRef};
 
 type Handler = Box<dyn FnMut(&mut Ctx, Message) -> Result<(), Exit> + Send>;
 
@@ -30,6 +33,25 @@ pub struct Ctx {
     default_kind: Kind,
     /// Runtime receivers, in registration order.
     receivers: Vec<Receiver>,
+    /// The receive timeout, if one is set.
+    timeout: Option<Box<Timeout>>,
+}
+
+/// A receive timeout: its length, when the process last took something,
+/// which setting it is, and the wake-up armed for it.
+struct Timeout {
+    after: Duration,
+    last: Instant,
+    generation: u64,
+    timer: Option<TimerRef>,
+}
+
+impl Drop for Timeout {
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timers::cancel_timer(timer);
+        }
+    }
 }
 
 impl Ctx {
@@ -38,6 +60,7 @@ impl Ctx {
             core,
             default_kind,
             receivers: Vec::new(),
+            timeout: None,
         }
     }
 
@@ -109,6 +132,82 @@ impl Ctx {
     /// `Down` for it is received. True if the monitor was still active.
     pub fn demonitor_flush(&mut self, reference: crate::MonitorRef) -> bool {
         crate::monitors::demonitor(&self.core, reference, true)
+    }
+
+    /// Sets a receive timeout, as Erlang's `receive ... after`: whenever
+    /// nothing (no message, exit notification or `Down`) has come for
+    /// `after`, the process receives the message `(ReceiveTimeout,)`,
+    /// which a receiver takes as any other message (`pattern!(ReceiveTimeout)`
+    /// or `#[receive(ReceiveTimeout)]`). The wait starts again at each
+    /// thing taken, the timeout message included, until
+    /// [`Ctx::cancel_receive_timeout`]; a later call replaces it. Its
+    /// wake-ups come from the program's one timer thread and do not keep
+    /// the process reachable.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use paragram::{ReceiveTimeout, Root, pattern};
+    /// let root = Root::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let pid = root
+    ///     .spawn(move |ctx: &mut paragram::Ctx| {
+    ///         ctx.set_receive_timeout(Duration::from_millis(20));
+    ///         ctx.receive(pattern!(ReceiveTimeout), move |ctx, (timeout,): (ReceiveTimeout,)| {
+    ///             tx.send(timeout.after()).unwrap();
+    ///             ctx.cancel_receive_timeout();
+    ///         })
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(Duration::from_millis(20)));
+    /// # pid.terminate();
+    /// ```
+    pub fn set_receive_timeout(&mut self, after: Duration) {
+        let generation = self.timeout.as_ref().map_or(0, |t| t.generation) + 1;
+        let timer = timers::arm_timeout(after, &self.core, generation);
+        self.timeout = Some(Box::new(Timeout {
+            after,
+            last: Instant::now(),
+            generation,
+            timer: Some(timer),
+        }));
+    }
+
+    /// Removes the receive timeout, if one is set; a `ReceiveTimeout`
+    /// already queued is still received.
+    pub fn cancel_receive_timeout(&mut self) {
+        self.timeout = None;
+    }
+
+    /// Notes that the process has taken something: a receive timeout
+    /// waits again from now.
+    #[inline]
+    pub(crate) fn took_something(&mut self) {
+        if let Some(timeout) = &mut self.timeout {
+            timeout.last = Instant::now();
+        }
+    }
+
+    /// The receive timeout's wake-up for `generation` has come: the
+    /// timeout message if nothing came for the timeout's whole length
+    /// (the next wake-up armed either way); nothing for a wake-up of a
+    /// timeout since replaced or removed.
+    pub(crate) fn timed_out(&mut self, generation: u64) -> Option<Message> {
+        let timeout = self.timeout.as_mut()?;
+        if timeout.generation != generation {
+            return None;
+        }
+        let quiet = timeout.last.elapsed();
+        let after = timeout.after;
+        let (due, wait) = match after.checked_sub(quiet) {
+            Some(left) if !left.is_zero() => (false, left),
+            _ => (true, after),
+        };
+        timeout.timer = Some(timers::arm_timeout(wait, &self.core, generation));
+        due.then(|| {
+            Message::from_terms(smallvec::smallvec![Term::Opaque(OpaqueValue::new(
+                ReceiveTimeout { after }
+            ))])
+        })
     }
 
     /// Registers this process under `name`: see [`register`](crate::register).

@@ -47,6 +47,7 @@ mod sync;
 mod term;
 mod text;
 mod threads;
+mod timers;
 mod wire;
 
 pub use ctx::Ctx;
@@ -64,6 +65,7 @@ pub use root::{ROOT_NAME, ReceiveError, Root, RootEnded, main};
 pub use spawn::{DEFAULT_SHUTDOWN, IntoSpawn, MAX_NAME, Spawn, SpawnError};
 pub use term::{Bytes, FromTerm, IntoTerm, Opaque, OpaqueValue, Term, TermMap, Terms};
 pub use threads::thread_limit;
+pub use timers::{ReceiveTimeout, TimerRef, cancel_timer, send_after, send_interval};
 
 /// The OS-process kind: the hook a program calls first thing in `main` so
 /// that it can run as a child OS process, and the errors a child's death

@@ -33,6 +33,8 @@ pub(crate) enum Envelope {
     Unreachable,
     /// A monitored process ended; delivered as the message `(Down,)`.
     Down(Down),
+    /// The receive timeout set as this generation may have passed.
+    Timeout(u64),
     /// Code to run inside the process, as a handler does.
     Run(Box<dyn FnOnce(&mut Ctx) + Send>),
     /// Envelopes queued together, in order ([`Mailbox::push_many`]): the
@@ -169,15 +171,10 @@ impl Runner {
     /// Handles one envelope.
     pub(crate) fn handle(&mut self, envelope: Envelope) -> Step {
         match envelope {
-            Envelope::Message(message) => match self.dispatch(message) {
-                Ok(None) => Step::Continue,
-                Ok(Some(message)) => {
-                    let exit = Exit::with_error(UnhandledMessage::new(&message));
-                    quietly_drop(message);
-                    Step::Exit(exit)
-                }
-                Err(exit) => Step::Exit(exit),
-            },
+            Envelope::Message(message) => {
+                self.ctx.took_something();
+                self.message(message)
+            }
             Envelope::Exit { from, exit, linked } => {
                 if linked && !link::take_link(self.ctx.core(), from.id()) {
                     // Unlinked since: no effect.
@@ -192,6 +189,10 @@ impl Runner {
                 let message = Message::from_terms(smallvec![Term::Opaque(OpaqueValue::new(down))]);
                 self.handle(Envelope::Message(message))
             }
+            Envelope::Timeout(generation) => match self.ctx.timed_out(generation) {
+                Some(message) => self.handle(Envelope::Message(message)),
+                None => Step::Continue,
+            },
             Envelope::Terminate(exit) => self.terminate(exit),
             Envelope::Unreachable => self.unreachable(),
             Envelope::Run(run) => {
@@ -214,9 +215,23 @@ impl Runner {
         }
     }
 
+    /// Offers `message` to the receivers; unmatched, it ends the process.
+    fn message(&mut self, message: Message) -> Step {
+        match self.dispatch(message) {
+            Ok(None) => Step::Continue,
+            Ok(Some(message)) => {
+                let exit = Exit::with_error(UnhandledMessage::new(&message));
+                quietly_drop(message);
+                Step::Exit(exit)
+            }
+            Err(exit) => Step::Exit(exit),
+        }
+    }
+
     /// Offers `(Exit, Pid)` to the receivers; unhandled, the default
     /// receiver queues the process's own end.
     fn linked_exit(&mut self, from: Pid, exit: Exit) -> Step {
+        self.ctx.took_something();
         let message = Message::from_terms(smallvec![Term::Exit(exit), Term::Pid(from)]);
         match self.dispatch(message) {
             Ok(None) => Step::Continue,

@@ -126,6 +126,19 @@ pub(crate) fn start(
     })
 }
 
+/// Starts `run`, a service of the runtime's own that runs for the whole
+/// program (the timer thread), on a thread named `name`: with a place
+/// among the threads if one is free, without otherwise (one thread past
+/// the count is far inside the limit's margin).
+pub(crate) fn start_service(name: String, run: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    let slot = Slot::take().ok();
+    thread::Builder::new().name(name).spawn(move || {
+        let _slot = slot;
+        run();
+    })?;
+    Ok(())
+}
+
 /// A value dropped with any panic in its `Drop` contained.
 struct Quietly<T>(Option<T>);
 

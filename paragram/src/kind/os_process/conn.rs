@@ -831,7 +831,7 @@ fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
             }
             // A wake-up; groups never leave the inbox whole; a proxy
             // monitors nothing.
-            Envelope::Run(_) | Envelope::Group(_) | Envelope::Down(_) => {}
+            Envelope::Run(_) | Envelope::Group(_) | Envelope::Down(_) | Envelope::Timeout(_) => {}
         }
     };
     // Its place among the threads is given back before `wait` returns: a
