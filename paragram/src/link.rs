@@ -62,8 +62,38 @@ impl Links {
         }
     }
 
-    fn remove_peer(&mut self, id: u64) {
+    /// Removes the link to `id`: whether there was one.
+    fn remove_peer(&mut self, id: u64) -> bool {
+        let before = self.peers.len();
         self.peers.retain(|(peer, _)| *peer != id);
+        self.peers.len() < before
+    }
+
+    /// Whether a link or another process's monitor still reaches the
+    /// process `core` whose links these are.
+    fn reach(&self, core: &Core) -> bool {
+        !self.peers.is_empty()
+            || self.monitors.as_ref().is_some_and(|monitors| {
+                monitors
+                    .watchers
+                    .iter()
+                    .any(|(_, watcher)| !std::ptr::eq(watcher.as_ptr(), core))
+            })
+    }
+}
+
+/// Whether anything but a `Pid` still reaches `core`'s process: a link, or
+/// a monitor of another process's. Counted with its handles before it ends
+/// as unreachable; a registered name and a pending timer hold a `Pid`.
+pub(crate) fn reached(core: &Core) -> bool {
+    lock(&core.links).reach(core)
+}
+
+/// A link or a monitor that reached `core`'s process has gone: with no
+/// `Pid` left either, it is told to see whether anything still reaches it.
+fn released(core: &Core) {
+    if core.handles() == 0 {
+        let _ = core.mailbox.push(Envelope::Unreachable);
     }
 }
 
@@ -166,8 +196,12 @@ pub(crate) fn unlink_local(a: &Arc<Core>, b: &Arc<Core>) {
     let (first, second) = if a.id < b.id { (a, b) } else { (b, a) };
     let mut first_links = lock(&first.links);
     let mut second_links = lock(&second.links);
-    first_links.remove_peer(second.id);
-    second_links.remove_peer(first.id);
+    let linked = first_links.remove_peer(second.id) | second_links.remove_peer(first.id);
+    drop((first_links, second_links));
+    if linked {
+        released(a);
+        released(b);
+    }
 }
 
 /// Makes `core` notify `watcher` when it ends, one way. Delivers at once if
@@ -185,19 +219,36 @@ pub(crate) fn watch(core: &Arc<Core>, watcher: &Arc<Core>) {
 /// The exit step "notify links": closes `core`'s links and sends
 /// `(Exit, Pid)` to every linked process. The exit value must be recorded.
 pub(crate) fn notify_exit(core: &Arc<Core>) {
-    let (peers, watchers, name, monitored_by) = {
+    let (peers, watchers, name, monitored_by, monitoring) = {
         let mut links = lock(&core.links);
         links.closed = true;
+        let (monitored_by, monitoring) = links
+            .monitors
+            .as_mut()
+            .map(|monitors| {
+                (
+                    std::mem::take(&mut monitors.watchers),
+                    std::mem::take(&mut monitors.targets),
+                )
+            })
+            .unzip();
         (
             std::mem::take(&mut links.peers),
             std::mem::take(&mut links.watchers),
             links.name.take(),
-            links
-                .monitors
-                .as_mut()
-                .map(|monitors| std::mem::take(&mut monitors.watchers)),
+            monitored_by,
+            monitoring,
         )
     };
+    // Its monitors end with it, as Erlang's do: they no longer reach
+    // the processes they watched.
+    for (reference, target) in monitoring.into_iter().flatten() {
+        if let Some(target) = target.upgrade()
+            && unwatch(&target, reference)
+        {
+            released(&target);
+        }
+    }
     // Its name is free before anyone hears of its end.
     if let Some(name) = name {
         names::forget(&name, core.id);
@@ -277,17 +328,27 @@ pub(crate) fn remove_monitor(watcher: &Arc<Core>, reference: MonitorRef, flush: 
         monitors.targets.swap_remove(at).1
     };
     let removed = target.upgrade().is_some_and(|target| {
-        let mut links = lock(&target.links);
-        links.monitors.as_mut().is_some_and(|monitors| {
-            let before = monitors.watchers.len();
-            monitors.watchers.retain(|(r, _)| *r != reference);
-            monitors.watchers.len() < before
-        })
+        let removed = unwatch(&target, reference);
+        if removed {
+            released(&target);
+        }
+        removed
     });
     if !removed && flush {
         lock(&watcher.links).monitors().flushed.push(reference);
     }
     removed
+}
+
+/// Removes the monitor `reference` from those on `target`: whether it was
+/// there.
+fn unwatch(target: &Core, reference: MonitorRef) -> bool {
+    let mut links = lock(&target.links);
+    links.monitors.as_mut().is_some_and(|monitors| {
+        let before = monitors.watchers.len();
+        monitors.watchers.retain(|(r, _)| *r != reference);
+        monitors.watchers.len() < before
+    })
 }
 
 /// Whether the `Down` for `reference` that `core`'s process has just
@@ -340,7 +401,10 @@ pub(crate) fn detach(core: &Arc<Core>) {
     };
     for (_, peer) in peers {
         if let Some(peer) = peer.upgrade() {
-            lock(&peer.links).remove_peer(core.id);
+            let removed = lock(&peer.links).remove_peer(core.id);
+            if removed {
+                released(&peer);
+            }
         }
     }
 }
@@ -357,8 +421,9 @@ fn deliver(to: &Arc<Core>, ended: &Arc<Core>, linked: bool) {
 /// Whether `core`'s process, taking a linked notification from `from`, is
 /// still linked to it: if so the link goes, its work done.
 pub(crate) fn take_link(core: &Core, from: u64) -> bool {
-    let mut links = lock(&core.links);
-    let linked = links.peers.iter().any(|(id, _)| *id == from);
-    links.remove_peer(from);
+    let linked = lock(&core.links).remove_peer(from);
+    if linked {
+        released(core);
+    }
     linked
 }

@@ -21,9 +21,11 @@ use crate::runner::{self, Envelope};
 /// A handle to a process: cheap to clone, `Send + Sync`, compared and hashed
 /// by the identity of the process.
 ///
-/// A process whose every `Pid` is dropped can never be sent another message:
-/// once its mailbox is empty it ends normally, like an actor whose addresses
-/// are all gone. Keep a `Pid` for as long as a process should live.
+/// A process that nothing reaches any more (no `Pid`, no link, no monitor
+/// of another process's; a registered name and a pending timer hold a
+/// `Pid`) ends normally once its mailbox is empty, like an actor whose
+/// addresses are all gone. Keep a `Pid`, a link or a name for as long as a
+/// process should live.
 pub struct Pid {
     core: Arc<Core>,
 }

@@ -25,8 +25,9 @@ pub const ROOT_NAME: &str = "__main__";
 /// [`main`] is one shared by the whole program, like the original's
 /// `paragram.main`. Like any process, a root ends when a linked process
 /// ends and no receiver handles the `(Exit, Pid)` notification, and every
-/// process linked to it then ends too. Dropping a `Root` drops its last
-/// handle: it ends normally, taking its linked processes with it.
+/// process linked to it then ends too. Dropping a `Root` ends it normally
+/// once what is queued has been handled, as a `terminate` does (whatever
+/// other handles or links it has), taking its linked processes with it.
 ///
 /// ```
 /// use paragram::{Ctx, Root, pattern};
@@ -45,6 +46,12 @@ pub struct Root {
     pid: Pid,
     /// The kind of what the root spawns, unless a spawn says.
     kind: Kind,
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        self.pid.terminate();
+    }
 }
 
 impl Root {

@@ -29,7 +29,7 @@ pub(crate) enum Envelope {
     Exit { from: Pid, exit: Exit, linked: bool },
     /// `terminate` / `terminate_with`: end once this is reached.
     Terminate(Exit),
-    /// The last `Pid` was dropped.
+    /// The last `Pid`, link or monitor reaching the process has gone.
     Unreachable,
     /// A monitored process ended; delivered as the message `(Down,)`.
     Down(Down),
@@ -261,9 +261,11 @@ impl Runner {
         Step::Exit(exit)
     }
 
-    /// Ends the process if no handle can reach it and nothing is queued.
+    /// Ends the process if nothing reaches it and nothing is queued.
     fn unreachable(&mut self) -> Step {
-        if self.ctx.core().handles() > 0 {
+        let core = self.ctx.core();
+        if core.handles() > 0 || link::reached(core) {
+            // Told again when the last of these goes.
             return Step::Continue;
         }
         if self.inbox.is_empty(&self.ctx.core().mailbox) {

@@ -762,24 +762,31 @@ fn process_whose_last_pid_is_dropped_ends_normally() {
 }
 
 #[test]
-fn a_link_does_not_keep_a_peer_alive() {
+fn a_link_keeps_a_process_with_no_handle_alive_until_it_goes() {
     let root = Root::new();
     let (tx, rx) = mpsc::channel();
     let parent = root
         .spawn(move |ctx: &mut Ctx| -> Result<(), BoxError> {
-            ctx.receive(pattern!(Exit, Pid), move |_, (exit, peer): (Exit, Pid)| {
-                tx.send((exit.is_normal(), peer.name().to_owned())).unwrap();
-            })?;
-            // The only handle to the child is dropped at the end of start-up;
-            // the link alone must not keep it running.
-            ctx.spawn_link(Spawn::new(idle).name("unheld"))?;
+            // The only handle to the child is dropped at the end of
+            // start-up: the link alone keeps it running, as in Erlang.
+            ctx.spawn_link(Spawn::from_fn(move |ctx| {
+                ctx.receive(pattern!(Exit, Pid), move |_, (exit, _): (Exit, Pid)| {
+                    tx.send(exit.is_normal()).unwrap();
+                })
+            }))?;
             Ok(())
         })
         .unwrap();
-
-    assert_eq!(recv(&rx), (true, "unheld".to_owned()));
     parent.terminate();
     assert!(ended(&parent).is_normal());
+    // The child heard the end through the link: it had run on.
+    assert!(recv(&rx));
+    // With the link gone and no handle, nothing reaches it: it ends, and
+    // its sender goes with it.
+    assert_eq!(
+        rx.recv_timeout(DEADLINE),
+        Err(mpsc::RecvTimeoutError::Disconnected)
+    );
 }
 
 #[test]

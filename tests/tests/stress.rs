@@ -1087,8 +1087,8 @@ fn stress_failed_thread_spawn_leaves_no_trace() {
                     Err(SpawnError::Os(_)) => Attempt::Os,
                     other => Attempt::Other(format!("{other:?}")),
                 })?;
-                // The sentinel ends as soon as its handle is dropped.
-                drop(ctx.spawn_link(Spawn::new(|_: &mut Ctx| {}).name("sentinel"))?);
+                // The sentinel ends at once.
+                ctx.spawn_link(Spawn::new(|ctx: &mut Ctx| ctx.terminate()).name("sentinel"))?;
                 Ok(())
             })?;
             Ok(())
