@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod call;
 mod ctx;
 mod driver;
 mod exit;
@@ -50,6 +51,7 @@ mod threads;
 mod timers;
 mod wire;
 
+pub use call::{CallError, CallFuture, ReplyTo};
 pub use ctx::Ctx;
 pub use driver::Kind;
 pub use exit::{BoxError, Exit, Killed, LinkedExit, Panicked, SharedError, UnhandledMessage};
@@ -59,7 +61,7 @@ pub use monitors::{Down, MonitorRef, NoProcess};
 pub use names::{RegisterError, register, registered, send_named, unregister, whereis};
 pub use paragram_derive::{Process, pattern, process, receive, term, test};
 pub use pattern::*;
-pub use pid::{Pid, ProcessId, SendError, SendFailure, WaitError, WaitTimeoutError};
+pub use pid::{Pid, ProcessId, SendError, SendFailure, WaitError, WaitFuture, WaitTimeoutError};
 pub use process::{FnProcess, Handled, Outcome, Process};
 pub use root::{ROOT_NAME, ReceiveError, Root, RootEnded, main};
 pub use spawn::{DEFAULT_SHUTDOWN, IntoSpawn, MAX_NAME, Spawn, SpawnError};

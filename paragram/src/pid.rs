@@ -39,6 +39,8 @@ struct Life {
     finished: bool,
     /// How many threads wait for `finished`.
     waiters: usize,
+    /// The tasks that wait for `finished` (`wait_async`).
+    wakers: Vec<std::task::Waker>,
     /// Releases what drives the process (joins its thread); taken by the
     /// first waiter after `finished`.
     reap: Option<Box<dyn FnOnce() + Send>>,
@@ -155,7 +157,11 @@ impl Core {
         let mut life = lock(&self.life);
         life.finished = true;
         let waiters = life.waiters;
+        let wakers = std::mem::take(&mut life.wakers);
         drop(life);
+        for waker in wakers {
+            waker.wake();
+        }
         // A wake-up is a system call; spare it when nobody waits.
         if waiters > 0 {
             self.ended.notify_all();
@@ -171,6 +177,25 @@ impl Core {
         } else {
             driver::blocking(|| self.wait_locked(deadline))
         }
+    }
+
+    /// The exit if the process has finished (its driver released);
+    /// otherwise `waker` is woken when it has.
+    fn poll_finished(&self, waker: &std::task::Waker) -> Option<Exit> {
+        let mut life = lock(&self.life);
+        if !life.finished {
+            if !life.wakers.iter().any(|w| w.will_wake(waker)) {
+                life.wakers.push(waker.clone());
+            }
+            return None;
+        }
+        let exit = life.exit.clone().unwrap_or_default();
+        let reap = life.reap.take();
+        drop(life);
+        if let Some(reap) = reap {
+            reap();
+        }
+        Some(exit)
     }
 
     fn wait_locked(&self, deadline: Option<Instant>) -> Option<Exit> {
@@ -316,6 +341,30 @@ impl Pid {
         Ok(self.core.wait_until(None).unwrap_or_default())
     }
 
+    /// [`Pid::wait`] as a future, for `async` code: it never blocks its
+    /// executor's thread and needs no particular runtime. From the
+    /// process's own code it would never be ready; there is no `await`
+    /// there.
+    ///
+    /// ```
+    /// # use paragram::Root;
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl std::task::Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) { return out; } std::thread::park(); }
+    /// # }
+    /// let root = Root::new();
+    /// let pid = root.spawn(|ctx: &mut paragram::Ctx| ctx.terminate()).unwrap();
+    /// let exit = block_on(pid.wait_async());
+    /// assert!(exit.is_normal());
+    /// ```
+    pub fn wait_async(&self) -> WaitFuture {
+        WaitFuture { pid: self.clone() }
+    }
+
     /// Waits up to `timeout` for the process to end and returns its exit
     /// value; [`WaitTimeoutError::Timeout`] if it has not ended by then,
     /// [`WaitTimeoutError::OwnProcess`] at once from the process's own code.
@@ -353,6 +402,25 @@ impl Pid {
     /// handled are not counted.
     pub fn mailbox_len(&self) -> usize {
         self.core.mailbox.len()
+    }
+}
+
+/// The future of [`Pid::wait_async`]: the process's exit value.
+pub struct WaitFuture {
+    pid: Pid,
+}
+
+impl std::future::Future for WaitFuture {
+    type Output = Exit;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Exit> {
+        match self.pid.core.poll_finished(cx.waker()) {
+            Some(exit) => std::task::Poll::Ready(exit),
+            None => std::task::Poll::Pending,
+        }
     }
 }
 

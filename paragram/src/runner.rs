@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use smallvec::smallvec;
 
+use crate::call;
 use crate::ctx::Ctx;
 use crate::driver::{Launch, LinkUp};
 use crate::exit::{Exit, Killed, LinkedExit, Panicked, UnhandledMessage};
@@ -123,12 +124,21 @@ impl Runner {
     /// ended. User code runs inside a guard; were anything else to panic,
     /// the process still ends, and its links and waiters hear of it.
     pub(crate) fn run_ready(&mut self, budget: usize) -> Progress {
-        let _current = Current::enter(self.core().id);
-        catch_unwind(AssertUnwindSafe(|| self.run_batch(budget))).unwrap_or_else(|payload| {
-            let exit = Exit::with_error(Panicked::from_payload(&*payload));
-            text::forget_quietly(payload);
-            Progress::Exited(exit)
-        })
+        let current = Current::enter(self.core().id);
+        let progress =
+            catch_unwind(AssertUnwindSafe(|| self.run_batch(budget))).unwrap_or_else(|payload| {
+                let exit = Exit::with_error(Panicked::from_payload(&*payload));
+                text::forget_quietly(payload);
+                Progress::Exited(exit)
+            });
+        drop(current);
+        // Callers whose request this run dropped unanswered hear of it now,
+        // an exit it caused recorded first (the exit steps record it again).
+        if let Progress::Exited(exit) = &progress {
+            self.core().record_exit(exit.clone());
+        }
+        call::release_deferred();
+        progress
     }
 
     fn run_batch(&mut self, budget: usize) -> Progress {

@@ -58,6 +58,8 @@ enum Slot {
     /// Wakes the process's receive timeout, armed as the `u64`; the
     /// process's own, so it holds no handle.
     Timeout(u32, Weak<Core>, u64),
+    /// Rings an alarm, if it is still wanted.
+    Alarm(u32, Weak<dyn Alarm>),
 }
 
 impl Slot {
@@ -66,7 +68,8 @@ impl Slot {
             Slot::Free(generation)
             | Slot::Once(generation, ..)
             | Slot::Every(generation, ..)
-            | Slot::Timeout(generation, ..) => *generation,
+            | Slot::Timeout(generation, ..)
+            | Slot::Alarm(generation, ..) => *generation,
         }
     }
 
@@ -80,6 +83,13 @@ enum Entry {
     Once(Pid, Message),
     Every(Pid, Maker, Duration),
     Timeout(Weak<Core>, u64),
+    Alarm(Weak<dyn Alarm>),
+}
+
+/// What a timer of the runtime's own rings: an async call's timeout.
+pub(crate) trait Alarm: Send + Sync {
+    /// The time is up. Runs on the timer thread, outside its lock.
+    fn ring(&self);
 }
 
 /// What makes an interval's message each time: the user's `Clone`, called
@@ -152,6 +162,7 @@ impl Service {
             Entry::Once(to, message) => Slot::Once(generation, to, message),
             Entry::Every(to, make, period) => Slot::Every(generation, to, make, period),
             Entry::Timeout(to, armed) => Slot::Timeout(generation, to, armed),
+            Entry::Alarm(alarm) => Slot::Alarm(generation, alarm),
         };
         timers.pending += 1;
         let earliest = timers
@@ -271,6 +282,11 @@ impl Fired {
                     let _ = core.mailbox.push(Envelope::Timeout(armed));
                 }
             }
+            Fired::Once(Slot::Alarm(_, alarm)) => {
+                if let Some(alarm) = alarm.upgrade() {
+                    alarm.ring();
+                }
+            }
             Fired::Once(Slot::Every(..) | Slot::Free(_)) => {}
             Fired::Again(to, make, timer) => {
                 // The process has ended: the interval ends with it.
@@ -337,6 +353,11 @@ pub fn cancel_timer(timer: TimerRef) -> bool {
 /// Arms a receive timeout's wake-up for `core`'s process, after `delay`.
 pub(crate) fn arm_timeout(delay: Duration, core: &Arc<Core>, generation: u64) -> TimerRef {
     service().add(delay, Entry::Timeout(Arc::downgrade(core), generation))
+}
+
+/// Rings `alarm` after `delay`, unless it is gone by then.
+pub(crate) fn alarm(delay: Duration, alarm: Weak<dyn Alarm>) -> TimerRef {
+    service().add(delay, Entry::Alarm(alarm))
 }
 
 #[cfg(test)]
