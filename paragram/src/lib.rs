@@ -44,6 +44,7 @@ mod root;
 mod route;
 mod runner;
 mod spawn;
+pub mod supervisor;
 mod sync;
 mod term;
 mod text;
