@@ -18,7 +18,7 @@ use std::sync::{Arc, Weak};
 use crate::exit::Exit;
 use crate::monitors::{self, MonitorRef};
 use crate::names::{self, RegisterError};
-use crate::pid::{Core, Pid, lock};
+use crate::pid::{Core, Pid, ProcessId, lock};
 use crate::runner::Envelope;
 
 /// The links of one process. Links hold no strong reference: a link never
@@ -426,4 +426,52 @@ pub(crate) fn take_link(core: &Core, from: u64) -> bool {
         released(core);
     }
     linked
+}
+
+/// Who a process is tied to, for introspection.
+pub(crate) struct Ties {
+    pub(crate) name: Option<String>,
+    pub(crate) links: Vec<ProcessId>,
+    pub(crate) monitored_by: Vec<ProcessId>,
+    pub(crate) monitors: Vec<ProcessId>,
+}
+
+/// A snapshot of `core`'s ties: its name, links and monitors either way,
+/// of processes still there.
+pub(crate) fn ties(core: &Core) -> Ties {
+    let (name, peers, monitored_by, monitors) = {
+        let links = lock(&core.links);
+        let (monitored_by, monitors) = links
+            .monitors
+            .as_ref()
+            .map(|monitors| {
+                (
+                    monitors.watchers.iter().map(|(_, w)| w.clone()).collect(),
+                    monitors.targets.iter().map(|(_, t)| t.clone()).collect(),
+                )
+            })
+            .unwrap_or_default();
+        (
+            links.name.as_deref().map(str::to_owned),
+            links
+                .peers
+                .iter()
+                .map(|(_, p)| p.clone())
+                .collect::<Vec<_>>(),
+            monitored_by,
+            monitors,
+        )
+    };
+    let ids = |weak: Vec<Weak<Core>>| -> Vec<ProcessId> {
+        weak.iter()
+            .filter_map(Weak::upgrade)
+            .map(|core| ProcessId::of_core(&core))
+            .collect()
+    };
+    Ties {
+        name,
+        links: ids(peers),
+        monitored_by: ids(monitored_by),
+        monitors: ids(monitors),
+    }
 }

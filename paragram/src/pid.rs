@@ -61,6 +61,8 @@ pub(crate) struct Core {
     handles: AtomicUsize,
     /// Set by a kill: the process ends before it handles anything more.
     killed: AtomicBool,
+    /// Set while the process's code runs (for introspection).
+    pub(crate) running: AtomicBool,
     life: Mutex<Life>,
     ended: Condvar,
     /// Set for a proxy: how a process that runs elsewhere is reached.
@@ -94,6 +96,7 @@ impl Core {
             links: Mutex::new(Links::default()),
             handles: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
+            running: AtomicBool::new(false),
             life: Mutex::new(Life::default()),
             ended: Condvar::new(),
             route: OnceLock::new(),
@@ -107,6 +110,7 @@ impl Core {
                 .unwrap_or_else(|| Arc::downgrade(owner));
             let _ = core.owner.set(root);
         }
+        crate::introspect::enter(&core);
         (core, inbox)
     }
 
@@ -152,8 +156,14 @@ impl Core {
         lock(&self.life).reap = Some(reap);
     }
 
+    /// Whether every exit step is done.
+    pub(crate) fn is_finished(&self) -> bool {
+        lock(&self.life).finished
+    }
+
     /// Last exit step: wake everyone waiting.
     pub(crate) fn finish(&self) {
+        crate::introspect::leave(self.id);
         let mut life = lock(&self.life);
         life.finished = true;
         let waiters = life.waiters;
@@ -420,6 +430,20 @@ impl std::future::Future for WaitFuture {
         match self.pid.core.poll_finished(cx.waker()) {
             Some(exit) => std::task::Poll::Ready(exit),
             None => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        // A process that never ran is forgotten here; one that ran was
+        // at its end.
+        let finished = self.life.get_mut().map_or_else(
+            |poisoned| poisoned.into_inner().finished,
+            |life| life.finished,
+        );
+        if !finished {
+            crate::introspect::leave(self.id);
         }
     }
 }

@@ -138,6 +138,12 @@ impl Root {
         Ok(())
     }
 
+    /// Removes the root's link to `pid`, as [`Ctx::unlink`] does: once it
+    /// returns, the link has no further effect.
+    pub fn unlink(&self, pid: &Pid) {
+        crate::link::unlink(self.pid.core(), pid.core());
+    }
+
     /// Makes the root monitor `pid`, as [`Ctx::monitor`] does: the root
     /// receives its [`Down`](crate::Down), on its own thread.
     pub fn monitor(&self, pid: &Pid) -> crate::MonitorRef {

@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use smallvec::smallvec;
 
@@ -125,6 +126,7 @@ impl Runner {
     /// the process still ends, and its links and waiters hear of it.
     pub(crate) fn run_ready(&mut self, budget: usize) -> Progress {
         let current = Current::enter(self.core().id);
+        self.core().running.store(true, Ordering::Relaxed);
         let progress =
             catch_unwind(AssertUnwindSafe(|| self.run_batch(budget))).unwrap_or_else(|payload| {
                 let exit = Exit::with_error(Panicked::from_payload(&*payload));
@@ -132,6 +134,7 @@ impl Runner {
                 Progress::Exited(exit)
             });
         drop(current);
+        self.core().running.store(false, Ordering::Relaxed);
         // Callers whose request this run dropped unanswered hear of it now,
         // an exit it caused recorded first (the exit steps record it again).
         if let Progress::Exited(exit) = &progress {
