@@ -158,7 +158,10 @@ impl Child {
 ///             .child(Child::new("b", worker)),
 ///     )
 ///     .unwrap();
-/// assert!(paragram::whereis("a").is_some());
+/// // A call is handled once the supervisor's start-up (its children's) is done.
+/// let children = paragram::supervisor::which_children(&supervisor, Duration::from_secs(5)).unwrap();
+/// assert_eq!(children.len(), 2);
+/// assert_eq!(paragram::whereis("a"), Some(children[0].1.clone()));
 /// # supervisor.terminate();
 /// # supervisor.wait().unwrap();
 /// ```
