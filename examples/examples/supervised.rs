@@ -2,13 +2,30 @@
 //! frontend answers hits by calling a counter; an auditor hears of every
 //! hit and reports when traffic goes quiet. The counter crashes, the
 //! supervisor restarts it under the same name, and the service goes on.
+//! With `--dot`, it prints its processes as a Graphviz graph instead of
+//! its story.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use paragram::supervisor::{Child, Strategy, Supervisor, which_children};
 use paragram::{BoxError, Ctx, Down, Process, ReceiveTimeout, ReplyTo, Root, pattern, whereis};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Set by `--dot`: the story goes to stderr, the graph to stdout.
+static DOT: AtomicBool = AtomicBool::new(false);
+
+/// Tells the story.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if DOT.load(Ordering::Relaxed) {
+            eprintln!($($arg)*);
+        } else {
+            println!($($arg)*);
+        }
+    };
+}
 
 /// Counts hits; loses its count when it crashes, as any process state.
 #[derive(Process, Default)]
@@ -60,17 +77,21 @@ impl Auditor {
 
     #[receive("hit", String, u64)]
     fn hit(&mut self, path: String, n: u64) {
-        println!("  audit: hit {n} on {path}");
+        say!("  audit: hit {n} on {path}");
     }
 
     #[receive(ReceiveTimeout)]
     fn quiet(&mut self, ctx: &mut Ctx, _timeout: ReceiveTimeout) {
-        println!("  audit: quiet for 50 ms");
+        say!("  audit: quiet for 50 ms");
         ctx.cancel_receive_timeout();
     }
 }
 
 fn main() -> Result<(), BoxError> {
+    DOT.store(
+        std::env::args().any(|arg| arg == "--dot"),
+        Ordering::Relaxed,
+    );
     let root = Root::new();
     let supervisor = root.spawn_link(
         Supervisor::new(Strategy::OneForOne)
@@ -80,13 +101,13 @@ fn main() -> Result<(), BoxError> {
             .child(Child::new("frontend", || Frontend).registered()),
     )?;
     for (id, pid) in which_children(&supervisor, TIMEOUT)? {
-        println!("child {id}: {pid:?}");
+        say!("child {id}: {pid:?}");
     }
 
     let frontend = whereis("frontend").ok_or("no frontend")?;
     for path in ["/", "/about", "/"] {
         let (path, n): (String, u64) = frontend.call_as(("hit", path), TIMEOUT)?;
-        println!("hit {n}: {path}");
+        say!("hit {n}: {path}");
     }
 
     // The counter crashes; the root watches it go.
@@ -98,7 +119,7 @@ fn main() -> Result<(), BoxError> {
     root.monitor(&counter);
     counter.send("crash")?;
     let down = downs.recv_timeout(TIMEOUT)?;
-    println!("{} ended: {}", down.pid, down.exit);
+    say!("{} ended: {}", down.pid, down.exit);
 
     // The supervisor heard of it first and has restarted it: a call made
     // now is handled after the restart.
@@ -106,14 +127,20 @@ fn main() -> Result<(), BoxError> {
     let restarted = whereis("counter").ok_or("no counter")?;
     assert_ne!(restarted, counter);
     assert_eq!(children[0].1, restarted);
-    println!("counter restarted: {restarted:?}");
+    say!("counter restarted: {restarted:?}");
 
     let (path, n): (String, u64) = frontend.call_as(("hit", "/again"), TIMEOUT)?;
-    println!("hit {n}: {path} (the count started again)");
+    say!("hit {n}: {path} (the count started again)");
     assert_eq!(n, 1);
+
+    // `--dot`: the processes, their links and monitors, for Graphviz.
+    if DOT.load(Ordering::Relaxed) {
+        print!("{}", paragram::graph());
+        return Ok(());
+    }
 
     supervisor.terminate();
     let exit = supervisor.wait()?;
-    println!("supervisor ended: {exit}");
+    say!("supervisor ended: {exit}");
     Ok(())
 }

@@ -112,6 +112,12 @@ thread_local! {
     static DEFERRED: RefCell<Vec<Arc<Reply>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Whether the process that just ran dropped a `ReplyTo` unanswered.
+#[inline]
+pub(crate) fn deferred() -> bool {
+    DEFERRED.with(|deferred| !deferred.borrow().is_empty())
+}
+
 /// Tells the callers whose `ReplyTo` the process that just ran dropped
 /// unanswered: called by the runner after each run, once an exit the run
 /// caused is recorded.

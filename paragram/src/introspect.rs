@@ -3,13 +3,12 @@
 //! the links and monitors between them as a Graphviz graph (the original's
 //! `graph()`).
 //!
-//! Every process's core is noted in one of 64 tables, by id, when it is
-//! made, and taken out when its exit steps are done (or when it is
-//! dropped without having run). A table holds no strong reference, so it
+//! Every process's core is noted in one of 64 tables (by id), in a slot
+//! it keeps, when it is made, and taken out when its exit steps are done
+//! (or when it is dropped without having run). A table holds no strong reference, so it
 //! keeps nothing alive; a listing locks one table at a time, then each
 //! process's links, never running user code under a lock.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock, Weak};
@@ -19,11 +18,19 @@ use crate::pid::{Core, Pid, ProcessId, lock};
 
 const SHARDS: usize = 64;
 
-type Shard = Mutex<HashMap<u64, Weak<Core>>>;
+/// One table: processes' cores by slot, and the slots free for reuse. A
+/// process's slot is kept in its core.
+#[derive(Default)]
+struct Table {
+    slots: Vec<Weak<Core>>,
+    free: Vec<u32>,
+}
+
+type Shard = Mutex<Table>;
 
 fn shards() -> &'static [Shard; SHARDS] {
     static TABLES: OnceLock<[Shard; SHARDS]> = OnceLock::new();
-    TABLES.get_or_init(|| std::array::from_fn(|_| Mutex::new(HashMap::new())))
+    TABLES.get_or_init(|| std::array::from_fn(|_| Mutex::new(Table::default())))
 }
 
 fn shard(id: u64) -> &'static Shard {
@@ -32,14 +39,40 @@ fn shard(id: u64) -> &'static Shard {
 
 /// Notes a new process.
 pub(crate) fn enter(core: &std::sync::Arc<Core>) {
-    lock(shard(core.id)).insert(core.id, std::sync::Arc::downgrade(core));
+    let weak = std::sync::Arc::downgrade(core);
+    let mut table = lock(shard(core.id));
+    let slot = match table.free.pop() {
+        Some(slot) => {
+            table.slots[slot as usize] = weak;
+            slot
+        }
+        None => {
+            table.slots.push(weak);
+            u32::try_from(table.slots.len() - 1).unwrap_or(u32::MAX)
+        }
+    };
+    drop(table);
+    core.listed.store(slot, Ordering::Relaxed);
 }
 
 /// Forgets an ended process.
-pub(crate) fn leave(id: u64) {
-    let weak = lock(shard(id)).remove(&id);
+pub(crate) fn leave(core: &Core) {
+    let slot = core.listed.swap(UNLISTED, Ordering::Relaxed);
+    if slot == UNLISTED {
+        return;
+    }
+    let mut table = lock(shard(core.id));
+    let weak = table
+        .slots
+        .get_mut(slot as usize)
+        .map(|place| std::mem::replace(place, Weak::new()));
+    table.free.push(slot);
+    drop(table);
     drop(weak);
 }
+
+/// A core's slot when it is in no table.
+pub(crate) const UNLISTED: u32 = u32::MAX;
 
 /// What a process is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +150,12 @@ pub fn processes() -> Vec<ProcessInfo> {
     let mut all: Vec<ProcessInfo> = shards()
         .iter()
         .flat_map(|shard| {
-            let cores: Vec<Weak<Core>> = lock(shard).values().cloned().collect();
+            let cores: Vec<Weak<Core>> = lock(shard)
+                .slots
+                .iter()
+                .filter(|weak| weak.strong_count() > 0)
+                .cloned()
+                .collect();
             cores
         })
         .filter_map(|core| core.upgrade())

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering as CmpOrdering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -63,6 +63,8 @@ pub(crate) struct Core {
     killed: AtomicBool,
     /// Set while the process's code runs (for introspection).
     pub(crate) running: AtomicBool,
+    /// Its slot in the process tables (`introspect.rs`).
+    pub(crate) listed: AtomicU32,
     life: Mutex<Life>,
     ended: Condvar,
     /// Set for a proxy: how a process that runs elsewhere is reached.
@@ -97,6 +99,7 @@ impl Core {
             handles: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             running: AtomicBool::new(false),
+            listed: AtomicU32::new(crate::introspect::UNLISTED),
             life: Mutex::new(Life::default()),
             ended: Condvar::new(),
             route: OnceLock::new(),
@@ -163,7 +166,7 @@ impl Core {
 
     /// Last exit step: wake everyone waiting.
     pub(crate) fn finish(&self) {
-        crate::introspect::leave(self.id);
+        crate::introspect::leave(self);
         let mut life = lock(&self.life);
         life.finished = true;
         let waiters = life.waiters;
@@ -438,13 +441,7 @@ impl Drop for Core {
     fn drop(&mut self) {
         // A process that never ran is forgotten here; one that ran was
         // at its end.
-        let finished = self.life.get_mut().map_or_else(
-            |poisoned| poisoned.into_inner().finished,
-            |life| life.finished,
-        );
-        if !finished {
-            crate::introspect::leave(self.id);
-        }
+        crate::introspect::leave(self);
     }
 }
 

@@ -90,6 +90,9 @@ pub(crate) struct Runner {
     process: Box<dyn Process>,
     /// Whether the start-up code has run.
     started: bool,
+    /// The process's span, entered while its code runs.
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
 }
 
 impl Runner {
@@ -107,6 +110,8 @@ impl Runner {
         } = launch;
         let (core, inbox) = Core::new(id, name, tag, owner.as_ref());
         let runner = Runner {
+            #[cfg(feature = "tracing")]
+            span: tracing::info_span!("process", id = core.id, name = %core.name, kind = tag),
             ctx: Ctx::new(core.clone(), default_kind),
             inbox,
             process,
@@ -125,6 +130,10 @@ impl Runner {
     /// ended. User code runs inside a guard; were anything else to panic,
     /// the process still ends, and its links and waiters hear of it.
     pub(crate) fn run_ready(&mut self, budget: usize) -> Progress {
+        #[cfg(feature = "tracing")]
+        let span = self.span.clone();
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
         let current = Current::enter(self.core().id);
         self.core().running.store(true, Ordering::Relaxed);
         let progress =
@@ -137,10 +146,12 @@ impl Runner {
         self.core().running.store(false, Ordering::Relaxed);
         // Callers whose request this run dropped unanswered hear of it now,
         // an exit it caused recorded first (the exit steps record it again).
-        if let Progress::Exited(exit) = &progress {
-            self.core().record_exit(exit.clone());
+        if call::deferred() {
+            if let Progress::Exited(exit) = &progress {
+                self.core().record_exit(exit.clone());
+            }
+            call::release_deferred();
         }
-        call::release_deferred();
         progress
     }
 
@@ -185,6 +196,8 @@ impl Runner {
     pub(crate) fn handle(&mut self, envelope: Envelope) -> Step {
         match envelope {
             Envelope::Message(message) => {
+                #[cfg(feature = "tracing")]
+                let _span = tracing::debug_span!("message", elements = message.len()).entered();
                 self.ctx.took_something();
                 self.message(message)
             }
@@ -301,6 +314,9 @@ impl Runner {
 
     /// Runs the exit steps for `exit`: see [`exit_steps`].
     pub(crate) fn finish(self, exit: Exit) {
+        #[cfg(feature = "tracing")]
+        self.span
+            .in_scope(|| tracing::debug!(exit = %exit, "process ended"));
         let Runner {
             ctx,
             inbox,
