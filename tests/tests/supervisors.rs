@@ -488,3 +488,51 @@ fn a_child_that_fails_at_each_start_ends_the_supervisor_at_its_intensity() {
     assert!(exit.to_string().contains("no database"), "{exit}");
     assert_eq!(next(&events, 2), [started("first"), stopped("first")]);
 }
+
+/// A child OS process's process that fails on `"crash"`.
+#[derive(paragram::Process, serde::Serialize, serde::Deserialize)]
+struct RemoteWorker;
+
+#[paragram::process]
+impl RemoteWorker {
+    #[receive("crash")]
+    fn crash(&mut self) -> Result<(), BoxError> {
+        Err(Fault { code: 5 }.into())
+    }
+}
+
+#[paragram::test]
+fn a_supervisor_restarts_a_child_os_process() {
+    paragram::os_process::hook(|r| {
+        r.register::<RemoteWorker>();
+    });
+    let root = Root::new();
+    let supervisor = root
+        .spawn(
+            Supervisor::new(Strategy::OneForOne)
+                .child(Child::new("remote", || Spawn::os_process(RemoteWorker)).registered()),
+        )
+        .unwrap();
+    let (downs_tx, downs) = mpsc::channel();
+    root.receive(pattern!(Down), move |_, (down,): (Down,)| {
+        let _ = downs_tx.send((down.pid, down.exit));
+    })
+    .unwrap();
+    let first = children(&supervisor);
+    assert_eq!(first.len(), 1);
+    let old = first[0].1.clone();
+    assert_eq!(whereis("remote"), Some(old.clone()));
+    root.monitor(&old);
+    old.send("crash").unwrap();
+    let (pid, exit) = recv(&downs);
+    assert_eq!((pid, exit.to_string()), (old.clone(), "fault 5".to_owned()));
+    // The supervisor heard first, and has started a new OS process under
+    // the same name.
+    let second = children(&supervisor);
+    assert_ne!(second[0].1, old);
+    assert_eq!(whereis("remote"), Some(second[0].1.clone()));
+    supervisor.terminate();
+    assert!(ended(&supervisor).is_normal());
+    // The reason crossed the boundary as its text.
+    assert_eq!(ended(&second[0].1).to_string(), "shutdown by its supervisor");
+}
