@@ -25,12 +25,16 @@ use std::time::{Duration, Instant};
 use smallvec::smallvec;
 use thiserror::Error;
 
-use crate::driver;
+use crate::ctx::Ctx;
+use crate::driver::{self, Kind};
 use crate::exit::Exit;
-use crate::message::{IntoMessage, Message};
+use crate::message::{Elements, IntoMessage, Message};
+use crate::monitors::Down;
 use crate::pattern::FromBindings;
 use crate::pid::{Pid, SendFailure, lock};
+use crate::process::{Handled, Process};
 use crate::runner;
+use crate::spawn::{self, Spawn};
 use crate::term::{Opaque, OpaqueValue, Term};
 use crate::timers::{self, Alarm, TimerRef};
 
@@ -53,10 +57,14 @@ pub enum CallError {
     /// A process called itself, which could never be answered.
     #[error("a process cannot call itself")]
     OwnProcess,
-    /// The request could not be sent (to a process of another OS process,
-    /// a `ReplyTo` has no serialized form).
+    /// The request could not be sent (to another OS process, it must be
+    /// serializable).
     #[error("cannot send the request: {0}")]
     Send(SendFailure),
+    /// The process that takes the reply from another OS process could not
+    /// start.
+    #[error("cannot start the call: {0}")]
+    Start(String),
     /// The reply did not have the shape [`Pid::call_as`] asked for.
     #[error("the reply is not a {expected}")]
     UnexpectedReply {
@@ -69,7 +77,16 @@ pub enum CallError {
 /// sends. [`ReplyTo::reply`] answers; dropping it unanswered tells the
 /// caller that no reply will come.
 pub struct ReplyTo {
-    reply: Option<Arc<Reply>>,
+    target: Option<Target>,
+}
+
+/// Where a reply goes.
+enum Target {
+    /// A caller of this program.
+    Local(Arc<Reply>),
+    /// A caller of another OS process, through the process that takes
+    /// the reply for it there.
+    Remote(Pid),
 }
 
 impl Opaque for ReplyTo {}
@@ -84,32 +101,119 @@ impl ReplyTo {
     /// Sends `message` to the caller as the call's reply: true if the
     /// caller still waits, false (the message dropped) if it has given
     /// up.
+    ///
+    /// For a caller in another OS process, true means the reply is on its
+    /// way (the caller may have given up by the time it comes).
     pub fn reply(mut self, message: impl IntoMessage) -> bool {
-        let Some(reply) = self.reply.take() else {
-            return false;
-        };
-        reply.settle(Outcome::Replied(message.into_message()))
+        match self.target.take() {
+            Some(Target::Local(reply)) => reply.settle(Outcome::Replied(message.into_message())),
+            Some(Target::Remote(to)) => {
+                let mut terms: Elements = smallvec![Term::Str(REPLY.to_owned())];
+                terms.extend(message.into_message());
+                to.send(Message::from_terms(terms)).is_ok()
+            }
+            None => false,
+        }
     }
 }
 
 impl Drop for ReplyTo {
     fn drop(&mut self) {
-        let Some(reply) = self.reply.take() else {
+        let Some(target) = self.target.take() else {
             return;
         };
         if runner::current().is_some() {
             // A running process drops it: told once the step is over.
-            DEFERRED.with(|deferred| deferred.borrow_mut().push(reply));
+            DEFERRED.with(|deferred| deferred.borrow_mut().push(target));
         } else {
-            reply.settle(Outcome::Dropped);
+            // Dropped by the exit steps of a process (with its queue or
+            // its state), or by code outside any process.
+            let ending = ENDING.with(|ending| ending.borrow().clone());
+            target.dropped(ending);
         }
     }
+}
+
+impl Target {
+    /// Tells the caller that no reply will come: the callee ended with
+    /// `exit`, if that is known.
+    fn dropped(self, exit: Option<Exit>) {
+        match self {
+            Target::Local(reply) => {
+                reply.settle(Outcome::Dropped);
+            }
+            Target::Remote(to) => {
+                let mut terms: Elements = smallvec![Term::Str(DROPPED.to_owned())];
+                terms.extend(exit.map(Term::Exit));
+                let _ = to.send(Message::from_terms(terms));
+            }
+        }
+    }
+}
+
+/// The first element of a reply to a caller of another OS process.
+const REPLY: &str = "$paragram:reply";
+/// The first element of the news that a request was dropped unanswered,
+/// followed by the callee's exit if it ended.
+const DROPPED: &str = "$paragram:no_reply";
+/// The first element of a request from another OS process: a tuple of it
+/// and the process that takes the reply there.
+const REPLY_TO: &str = "$paragram:reply_to";
+
+/// A message as a process of this program receives it from another OS
+/// process: a request's `("$paragram:reply_to", Pid)` first element
+/// becomes the `ReplyTo` the receivers match.
+pub(crate) fn accept_remote(message: Message) -> Message {
+    let is_request = matches!(
+        message.terms().first(),
+        Some(Term::Tuple(items))
+            if matches!(items.as_slice(), [Term::Str(tag), Term::Pid(_)] if tag == REPLY_TO)
+    );
+    if !is_request {
+        return message;
+    }
+    let mut terms = message.into_iter();
+    let to = match terms.next() {
+        Some(Term::Tuple(items)) => items.into_iter().find_map(|item| match item {
+            Term::Pid(pid) => Some(pid),
+            _ => None,
+        }),
+        _ => None,
+    };
+    let Some(to) = to else {
+        return Message::from_terms(Elements::new());
+    };
+    let reply_to = ReplyTo {
+        target: Some(Target::Remote(to)),
+    };
+    let mut out: Elements = smallvec![Term::Opaque(OpaqueValue::new(reply_to))];
+    out.extend(terms);
+    Message::from_terms(out)
 }
 
 thread_local! {
     /// Replies dropped unanswered by the process this thread runs, told
     /// about by [`release_deferred`].
-    static DEFERRED: RefCell<Vec<Arc<Reply>>> = const { RefCell::new(Vec::new()) };
+    static DEFERRED: RefCell<Vec<Target>> = const { RefCell::new(Vec::new()) };
+    /// The exit of the process whose exit steps this thread runs, if it
+    /// does.
+    static ENDING: RefCell<Option<Exit>> = const { RefCell::new(None) };
+}
+
+/// Runs `steps`, the exit steps of a process that ended with `exit`: a
+/// `ReplyTo` they drop tells a caller in another OS process how the
+/// callee ended.
+pub(crate) fn ending<R>(exit: &Exit, steps: impl FnOnce() -> R) -> R {
+    struct Reset(Option<Exit>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let before = self.0.take();
+            ENDING.with(|ending| *ending.borrow_mut() = before);
+        }
+    }
+    let before = ENDING.with(|ending| ending.borrow_mut().replace(exit.clone()));
+    let _reset = Reset(before);
+    steps()
 }
 
 /// Whether the process that just ran dropped a `ReplyTo` unanswered.
@@ -121,13 +225,13 @@ pub(crate) fn deferred() -> bool {
 /// Tells the callers whose `ReplyTo` the process that just ran dropped
 /// unanswered: called by the runner after each run, once an exit the run
 /// caused is recorded.
-pub(crate) fn release_deferred() {
+pub(crate) fn release_deferred(exit: Option<&Exit>) {
     let deferred = DEFERRED.with(|deferred| {
         let mut deferred = deferred.borrow_mut();
         (!deferred.is_empty()).then(|| std::mem::take(&mut *deferred))
     });
-    for reply in deferred.into_iter().flatten() {
-        reply.settle(Outcome::Dropped);
+    for target in deferred.into_iter().flatten() {
+        target.dropped(exit.cloned());
     }
 }
 
@@ -136,6 +240,8 @@ enum Outcome {
     Pending,
     Replied(Message),
     Dropped,
+    /// A callee in another OS process ended before it replied.
+    Ended(Exit),
     /// The async form's timeout passed.
     Expired,
     /// The caller gave up; a reply is dropped.
@@ -190,6 +296,7 @@ impl Reply {
         match outcome {
             Outcome::Replied(message) => Ok(message),
             Outcome::Dropped => Err(no_reply(callee)),
+            Outcome::Ended(exit) => Err(CallError::Ended(exit)),
             Outcome::Pending | Outcome::Expired | Outcome::Abandoned => {
                 Err(CallError::Timeout(timeout))
             }
@@ -219,23 +326,45 @@ fn no_reply(callee: &Pid) -> CallError {
     callee.exit().map_or(CallError::NoReply, CallError::Ended)
 }
 
-/// Sends `callee` the call message for `request`, answering to `reply`.
+/// Sends `callee` the call message for `request`, answering to `reply`;
+/// for a callee in another OS process, returns the process that takes
+/// the reply here, to end once the call is over.
 fn send_request(
     callee: &Pid,
     request: impl IntoMessage,
     reply: &Arc<Reply>,
-) -> Result<(), CallError> {
+) -> Result<Option<Pid>, CallError> {
     if runner::current() == Some(callee.id()) {
         return Err(CallError::OwnProcess);
     }
-    let reply_to = ReplyTo {
-        reply: Some(reply.clone()),
+    let (first, catcher) = if callee.core().route.get().is_some() {
+        let catcher = spawn::spawn(
+            Spawn::process(Catcher {
+                reply: reply.clone(),
+                callee: Some(callee.clone()),
+            })
+            .name("reply"),
+            None,
+            None,
+            Kind::default(),
+        )
+        .map_err(|error| CallError::Start(error.to_string()))?;
+        let first = Term::tuple([Term::Str(REPLY_TO.to_owned()), Term::Pid(catcher.clone())]);
+        (first, Some(catcher))
+    } else {
+        let reply_to = ReplyTo {
+            target: Some(Target::Local(reply.clone())),
+        };
+        (Term::Opaque(OpaqueValue::new(reply_to)), None)
     };
-    let mut terms = smallvec![Term::Opaque(OpaqueValue::new(reply_to))];
+    let mut terms: Elements = smallvec![first];
     terms.extend(request.into_message());
     match callee.send(Message::from_terms(terms)) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(catcher),
         Err(error) => {
+            if let Some(catcher) = catcher {
+                catcher.terminate();
+            }
             // The handed-back request drops its `ReplyTo` with the error;
             // no one waits on it.
             Err(match error.reason() {
@@ -243,6 +372,54 @@ fn send_request(
                 other => CallError::Send(other),
             })
         }
+    }
+}
+
+/// The process that takes the reply to a call to another OS process: it
+/// monitors the callee, so that the call fails at once if the callee or
+/// its OS process dies, and settles the call with what comes first.
+struct Catcher {
+    reply: Arc<Reply>,
+    callee: Option<Pid>,
+}
+
+impl Process for Catcher {
+    fn start(&mut self, ctx: &mut Ctx) -> Result<(), Exit> {
+        if let Some(callee) = self.callee.take() {
+            ctx.monitor(&callee);
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, ctx: &mut Ctx, message: Message) -> Handled {
+        let outcome = match message.terms() {
+            [Term::Str(tag), ..] if tag == REPLY => {
+                Outcome::Replied(Message::from_terms(message.into_iter().skip(1).collect()))
+            }
+            [Term::Str(tag)] if tag == DROPPED => Outcome::Dropped,
+            [Term::Str(tag), Term::Exit(_)] if tag == DROPPED => match message.into_iter().nth(1) {
+                Some(Term::Exit(exit)) => Outcome::Ended(exit),
+                _ => Outcome::Dropped,
+            },
+            [Term::Opaque(down)] if down.is::<Down>() => match message.into_iter().next() {
+                Some(Term::Opaque(down)) => match down.downcast::<Down>() {
+                    Ok(down) => Outcome::Ended(down.exit),
+                    Err(_) => Outcome::Dropped,
+                },
+                _ => Outcome::Dropped,
+            },
+            _ => return Handled::Unmatched(message),
+        };
+        self.reply.settle(outcome);
+        ctx.terminate();
+        Handled::Done(Ok(()))
+    }
+}
+
+impl Drop for Catcher {
+    fn drop(&mut self) {
+        // Ended with no news: no reply can come.
+        self.reply.settle(Outcome::Dropped);
     }
 }
 
@@ -273,8 +450,10 @@ impl Pid {
     /// ```
     pub fn call(&self, request: impl IntoMessage, timeout: Duration) -> Result<Message, CallError> {
         let reply = Reply::new();
-        send_request(self, request, &reply)?;
-        let deadline = Instant::now() + timeout;
+        let catcher = send_request(self, request, &reply)?;
+        let _end = catcher.map(EndOnDrop);
+        // A timeout past the clock's end is no timeout.
+        let deadline = Instant::now().checked_add(timeout);
         driver::blocking(|| {
             let mut state = lock(&reply.state);
             loop {
@@ -282,16 +461,24 @@ impl Pid {
                     drop(state);
                     return reply.result(self, timeout);
                 }
-                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                    drop(state);
-                    reply.abandon();
-                    return Err(CallError::Timeout(timeout));
+                state = match deadline {
+                    None => reply
+                        .settled
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner),
+                    Some(deadline) => {
+                        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                            drop(state);
+                            reply.abandon();
+                            return Err(CallError::Timeout(timeout));
+                        };
+                        reply
+                            .settled
+                            .wait_timeout(state, left)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
+                    }
                 };
-                state = reply
-                    .settled
-                    .wait_timeout(state, left)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
             }
         })
     }
@@ -321,10 +508,23 @@ impl Pid {
             callee: self.clone(),
             timeout,
             state: match sent {
-                Ok(()) => FutureState::Waiting { reply, timer: None },
+                Ok(catcher) => FutureState::Waiting {
+                    reply,
+                    timer: None,
+                    _catcher: catcher.map(EndOnDrop),
+                },
                 Err(error) => FutureState::Failed(Some(error)),
             },
         }
+    }
+}
+
+/// Ends the process that takes a call's reply, once the call is over.
+struct EndOnDrop(Pid);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.terminate();
     }
 }
 
@@ -339,6 +539,7 @@ enum FutureState {
     Waiting {
         reply: Arc<Reply>,
         timer: Option<TimerRef>,
+        _catcher: Option<EndOnDrop>,
     },
     Failed(Option<CallError>),
     Done,
@@ -350,7 +551,7 @@ impl Future for CallFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let (reply, timer) = match &mut this.state {
-            FutureState::Waiting { reply, timer } => (reply.clone(), timer),
+            FutureState::Waiting { reply, timer, .. } => (reply.clone(), timer),
             FutureState::Failed(error) => {
                 let error = error.take().unwrap_or(CallError::NoReply);
                 this.state = FutureState::Done;
@@ -383,7 +584,7 @@ impl Future for CallFuture {
 
 impl Drop for CallFuture {
     fn drop(&mut self) {
-        if let FutureState::Waiting { reply, timer } = &mut self.state {
+        if let FutureState::Waiting { reply, timer, .. } = &mut self.state {
             if let Some(timer) = timer.take() {
                 timers::cancel_timer(timer);
             }

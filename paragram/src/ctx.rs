@@ -35,6 +35,9 @@ pub struct Ctx {
     receivers: Vec<Receiver>,
     /// The receive timeout, if one is set.
     timeout: Option<Box<Timeout>>,
+    /// How many receive timeouts have been set: each setting's number,
+    /// so that a wake-up armed for an earlier one is told apart.
+    timeouts_set: u64,
 }
 
 /// A receive timeout: its length, when the process last took something,
@@ -61,6 +64,7 @@ impl Ctx {
             default_kind,
             receivers: Vec::new(),
             timeout: None,
+            timeouts_set: 0,
         }
     }
 
@@ -138,8 +142,8 @@ impl Ctx {
     /// nothing (no message, exit notification or `Down`) has come for
     /// `after`, the process receives the message `(ReceiveTimeout,)`,
     /// which a receiver takes as any other message (`pattern!(ReceiveTimeout)`
-    /// or `#[receive(ReceiveTimeout)]`). The wait starts again at each
-    /// thing taken, the timeout message included, until
+    /// or `#[receive(ReceiveTimeout)]`). The wait starts again once each
+    /// thing taken is handled, the timeout message included, until
     /// [`Ctx::cancel_receive_timeout`]; a later call replaces it. Its
     /// wake-ups come from the program's one timer thread and do not keep
     /// the process reachable.
@@ -162,7 +166,8 @@ impl Ctx {
     /// # pid.terminate();
     /// ```
     pub fn set_receive_timeout(&mut self, after: Duration) {
-        let generation = self.timeout.as_ref().map_or(0, |t| t.generation) + 1;
+        self.timeouts_set += 1;
+        let generation = self.timeouts_set;
         let timer = timers::arm_timeout(after, &self.core, generation);
         self.timeout = Some(Box::new(Timeout {
             after,
@@ -178,7 +183,7 @@ impl Ctx {
         self.timeout = None;
     }
 
-    /// Notes that the process has taken something: a receive timeout
+    /// Notes that the process has handled something: a receive timeout
     /// waits again from now.
     #[inline]
     pub(crate) fn took_something(&mut self) {
@@ -202,7 +207,11 @@ impl Ctx {
             Some(left) if !left.is_zero() => (false, left),
             _ => (true, after),
         };
-        timeout.timer = Some(timers::arm_timeout(wait, &self.core, generation));
+        let armed = timers::arm_timeout(wait, &self.core, generation);
+        if let Some(before) = timeout.timer.replace(armed) {
+            // The one that woke it has fired; a stale one is cancelled.
+            timers::cancel_timer(before);
+        }
         due.then(|| {
             Message::from_terms(smallvec::smallvec![Term::Opaque(OpaqueValue::new(
                 ReceiveTimeout { after }

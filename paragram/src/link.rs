@@ -302,6 +302,11 @@ pub(crate) fn add_monitor(watcher: &Arc<Core>, target: &Arc<Core>, reference: Mo
     if target_links.closed {
         return false;
     }
+    if watcher_links.closed {
+        // The watcher has ended: nothing would ever take the monitor off
+        // the target, which it would keep reachable.
+        return true;
+    }
     target_links
         .monitors()
         .watchers
@@ -462,9 +467,12 @@ pub(crate) fn ties(core: &Core) -> Ties {
             monitors,
         )
     };
+    // A process that has ended is no tie any more, even before the
+    // news of its end is taken.
     let ids = |weak: Vec<Weak<Core>>| -> Vec<ProcessId> {
         weak.iter()
             .filter_map(Weak::upgrade)
+            .filter(|core| !core.is_finished())
             .map(|core| ProcessId::of_core(&core))
             .collect()
     };

@@ -39,8 +39,9 @@ struct Life {
     finished: bool,
     /// How many threads wait for `finished`.
     waiters: usize,
-    /// The tasks that wait for `finished` (`wait_async`).
-    wakers: Vec<std::task::Waker>,
+    /// The tasks that wait for `finished` (`wait_async`), by the key of
+    /// their future.
+    wakers: Vec<(u64, std::task::Waker)>,
     /// Releases what drives the process (joins its thread); taken by the
     /// first waiter after `finished`.
     reap: Option<Box<dyn FnOnce() + Send>>,
@@ -172,7 +173,7 @@ impl Core {
         let waiters = life.waiters;
         let wakers = std::mem::take(&mut life.wakers);
         drop(life);
-        for waker in wakers {
+        for (_, waker) in wakers {
             waker.wake();
         }
         // A wake-up is a system call; spare it when nobody waits.
@@ -194,11 +195,13 @@ impl Core {
 
     /// The exit if the process has finished (its driver released);
     /// otherwise `waker` is woken when it has.
-    fn poll_finished(&self, waker: &std::task::Waker) -> Option<Exit> {
+    fn poll_finished(&self, key: u64, waker: &std::task::Waker) -> Option<Exit> {
         let mut life = lock(&self.life);
         if !life.finished {
-            if !life.wakers.iter().any(|w| w.will_wake(waker)) {
-                life.wakers.push(waker.clone());
+            match life.wakers.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, known)) if known.will_wake(waker) => {}
+                Some((_, known)) => *known = waker.clone(),
+                None => life.wakers.push((key, waker.clone())),
             }
             return None;
         }
@@ -375,7 +378,10 @@ impl Pid {
     /// assert!(exit.is_normal());
     /// ```
     pub fn wait_async(&self) -> WaitFuture {
-        WaitFuture { pid: self.clone() }
+        WaitFuture {
+            pid: self.clone(),
+            key: next_id(),
+        }
     }
 
     /// Waits up to `timeout` for the process to end and returns its exit
@@ -386,7 +392,8 @@ impl Pid {
             return Err(WaitTimeoutError::OwnProcess);
         }
         self.core
-            .wait_until(Some(Instant::now() + timeout))
+            // A timeout past the clock's end is no timeout.
+            .wait_until(Instant::now().checked_add(timeout))
             .ok_or(WaitTimeoutError::Timeout)
     }
 
@@ -421,6 +428,19 @@ impl Pid {
 /// The future of [`Pid::wait_async`]: the process's exit value.
 pub struct WaitFuture {
     pid: Pid,
+    /// Tells its waker apart from other futures'.
+    key: u64,
+}
+
+impl Drop for WaitFuture {
+    fn drop(&mut self) {
+        let waker = {
+            let mut life = lock(&self.pid.core.life);
+            let at = life.wakers.iter().position(|(k, _)| *k == self.key);
+            at.map(|at| life.wakers.swap_remove(at))
+        };
+        drop(waker);
+    }
 }
 
 impl std::future::Future for WaitFuture {
@@ -430,7 +450,7 @@ impl std::future::Future for WaitFuture {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Exit> {
-        match self.pid.core.poll_finished(cx.waker()) {
+        match self.pid.core.poll_finished(self.key, cx.waker()) {
             Some(exit) => std::task::Poll::Ready(exit),
             None => std::task::Poll::Pending,
         }

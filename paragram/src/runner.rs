@@ -144,13 +144,18 @@ impl Runner {
             });
         drop(current);
         self.core().running.store(false, Ordering::Relaxed);
-        // Callers whose request this run dropped unanswered hear of it now,
-        // an exit it caused recorded first (the exit steps record it again).
+        // Were a step cut short by a panic outside the guards, callers
+        // whose request it dropped hear of it now, the exit recorded first
+        // (the exit steps record it again).
         if call::deferred() {
-            if let Progress::Exited(exit) = &progress {
-                self.core().record_exit(exit.clone());
-            }
-            call::release_deferred();
+            let exit = match &progress {
+                Progress::Exited(exit) => {
+                    self.core().record_exit(exit.clone());
+                    Some(exit)
+                }
+                _ => None,
+            };
+            call::release_deferred(exit);
         }
         progress
     }
@@ -161,7 +166,9 @@ impl Runner {
             if self.ctx.core().is_killed() {
                 return Progress::Exited(Exit::with_own_error(Killed));
             }
-            if let Step::Exit(exit) = self.start() {
+            let step = self.start();
+            self.release_dropped(&step);
+            if let Step::Exit(exit) = step {
                 return Progress::Exited(exit);
             }
         }
@@ -172,11 +179,29 @@ impl Runner {
             let Some(envelope) = self.inbox.try_recv(&self.ctx.core().mailbox) else {
                 return Progress::Idle;
             };
-            if let Step::Exit(exit) = self.handle(envelope) {
+            let step = self.handle(envelope);
+            self.release_dropped(&step);
+            if let Step::Exit(exit) = step {
                 return Progress::Exited(exit);
             }
         }
         Progress::Yielded
+    }
+
+    /// Tells the callers whose request the step just run dropped
+    /// unanswered, once an exit it causes is recorded.
+    #[inline]
+    fn release_dropped(&self, step: &Step) {
+        if call::deferred() {
+            let exit = match step {
+                Step::Exit(exit) => {
+                    self.core().record_exit(exit.clone());
+                    Some(exit)
+                }
+                Step::Continue => None,
+            };
+            call::release_deferred(exit);
+        }
     }
 
     /// Waits, as a thread waits, until something is queued: a short spin,
@@ -198,8 +223,12 @@ impl Runner {
             Envelope::Message(message) => {
                 #[cfg(feature = "tracing")]
                 let _span = tracing::debug_span!("message", elements = message.len()).entered();
+                let step = self.message(message);
+                // The wait for a receive timeout starts again once it is
+                // handled, as Erlang's `after` starts when `receive` is
+                // entered again.
                 self.ctx.took_something();
-                self.message(message)
+                step
             }
             Envelope::Exit { from, exit, linked } => {
                 if linked && !link::take_link(self.ctx.core(), from.id()) {
@@ -257,9 +286,10 @@ impl Runner {
     /// Offers `(Exit, Pid)` to the receivers; unhandled, the default
     /// receiver queues the process's own end.
     fn linked_exit(&mut self, from: Pid, exit: Exit) -> Step {
-        self.ctx.took_something();
         let message = Message::from_terms(smallvec![Term::Exit(exit), Term::Pid(from)]);
-        match self.dispatch(message) {
+        let dispatched = self.dispatch(message);
+        self.ctx.took_something();
+        match dispatched {
             Ok(None) => Step::Continue,
             Ok(Some(message)) => {
                 let mut terms = message.into_iter();
@@ -341,10 +371,14 @@ pub(crate) fn exit_steps(
     mut inbox: Inbox<Envelope>,
     drop_own: impl FnOnce(),
 ) {
-    core.record_exit(exit);
-    core.mailbox.close(&mut inbox);
-    drop(inbox);
-    drop_own();
+    core.record_exit(exit.clone());
+    // What the queue and the process's state drop is dropped knowing how
+    // the process ended.
+    call::ending(&exit, || {
+        core.mailbox.close(&mut inbox);
+        drop(inbox);
+        drop_own();
+    });
     link::notify_exit(core);
     core.finish();
 }

@@ -147,7 +147,10 @@ impl Service {
 
     /// Adds a timer that fires after `delay`.
     fn add(&self, delay: Duration, entry: Entry) -> TimerRef {
-        let deadline = self.nanos(Instant::now() + delay);
+        // A delay past the clock's end never comes.
+        let deadline = Instant::now()
+            .checked_add(delay)
+            .map_or(u64::MAX, |at| self.nanos(at));
         let mut timers = lock(&self.timers);
         let slot = match timers.free.pop() {
             Some(slot) => slot,

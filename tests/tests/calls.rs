@@ -4,12 +4,12 @@
 //! in-process kind.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use paragram::{
-    BoxError, CallError, Ctx, Killed, Kind, Pid, Process, ReplyTo, Root, SendFailure, Spawn,
-    pattern,
+    BoxError, CallError, Ctx, Killed, Kind, Pid, Process, ReplyTo, Root, Spawn, pattern,
 };
 use paragram_tests::{DEADLINE, Fault, ended, recv};
 
@@ -308,31 +308,104 @@ fn a_call_from_a_scheduler_process_to_another_does_not_stall_its_worker() {
     assert_eq!(got, (0..8).collect::<Vec<_>>());
 }
 
-/// A process to run in a child OS process.
+/// A process to run in a child OS process, answering calls.
 #[derive(Process, serde::Serialize, serde::Deserialize)]
-struct Remote;
+struct Remote {
+    /// A process of the parent's: doubles numbers, and hears `"kept"`.
+    parent: Pid,
+    #[serde(skip)]
+    kept: Option<ReplyTo>,
+}
 
 #[paragram::process]
 impl Remote {
-    #[receive("ping")]
-    fn ping(&mut self) {}
+    #[receive(ReplyTo, "double", u64)]
+    fn double(&mut self, from: ReplyTo, n: u64) {
+        from.reply(n * 2);
+    }
+
+    #[receive(ReplyTo, "crash")]
+    fn crash(&mut self, _from: ReplyTo) -> Result<(), BoxError> {
+        Err(Fault { code: 8 }.into())
+    }
+
+    #[receive(ReplyTo, "keep")]
+    fn keep(&mut self, from: ReplyTo) -> Result<(), BoxError> {
+        self.kept = Some(from);
+        self.parent.send("kept")?;
+        Ok(())
+    }
+
+    #[receive(ReplyTo, "ask the parent", u64)]
+    fn ask(&mut self, from: ReplyTo, n: u64) -> Result<(), BoxError> {
+        let (doubled,): (u64,) = self.parent.call_as(n, LONG)?;
+        from.reply(doubled);
+        Ok(())
+    }
 }
 
 #[paragram::test]
-fn a_call_to_an_os_process_is_refused_at_once() {
+fn calls_cross_os_processes_both_ways_and_fail_at_once_when_the_callee_dies() {
     paragram::os_process::hook(|r| {
         r.register::<Remote>();
     });
     let root = Root::new();
-    let remote = root.spawn(Spawn::os_process(Remote)).unwrap();
-    // A `ReplyTo` has no serialized form: the request is refused before
-    // anything is sent, as a message holding any opaque value is.
-    match remote.call("ping", LONG) {
-        Err(CallError::Send(SendFailure::Unserializable { element: 0 })) => {}
+    let (kept_tx, kept) = mpsc::channel();
+    let parent = root
+        .spawn(Spawn::from_fn(move |ctx| -> Result<(), BoxError> {
+            ctx.receive(pattern!(ReplyTo, u64), |_, (from, n): (ReplyTo, u64)| {
+                from.reply(n * 2);
+            })?;
+            ctx.receive(pattern!("kept"), move |_, ()| kept_tx.send(()).unwrap())?;
+            Ok(())
+        }))
+        .unwrap();
+    let spawn_remote = || {
+        root.spawn(Spawn::os_process(Remote {
+            parent: parent.clone(),
+            kept: None,
+        }))
+        .unwrap()
+    };
+    let remote = spawn_remote();
+    let (n,): (u64,) = remote.call_as(("double", 21u64), LONG).unwrap();
+    assert_eq!(n, 42);
+    // The child calls a process of this program while it answers.
+    let (n,): (u64,) = remote.call_as(("ask the parent", 5u64), LONG).unwrap();
+    assert_eq!(n, 10);
+    // A request kept unanswered: the timeout, then the callee's end.
+    let timed_out = remote.call("keep", Duration::from_millis(50));
+    assert!(
+        matches!(timed_out, Err(CallError::Timeout(_))),
+        "{timed_out:?}"
+    );
+    recv(&kept);
+    // A callee that fails handling the call: its exit, at once.
+    let started = Instant::now();
+    match remote.call("crash", LONG) {
+        Err(CallError::Ended(exit)) => assert_eq!(exit.to_string(), "fault 8"),
         other => panic!("{other:?}"),
     }
-    remote.terminate();
-    assert!(ended(&remote).is_normal());
+    assert!(started.elapsed() < DEADLINE);
+    ended(&remote);
+    // A callee killed while it holds the request: killed, at once.
+    let remote = spawn_remote();
+    let caller = remote.clone();
+    let (result_tx, result) = mpsc::channel();
+    std::thread::spawn(move || result_tx.send(caller.call("keep", LONG)).unwrap());
+    recv(&kept);
+    remote.kill();
+    match recv(&result) {
+        Err(CallError::Ended(exit)) => assert!(exit.downcast_ref::<Killed>().is_some(), "{exit}"),
+        other => panic!("{other:?}"),
+    }
+    // A call to an ended OS process fails at once too.
+    assert!(matches!(
+        remote.call("double", LONG),
+        Err(CallError::Ended(_))
+    ));
+    parent.terminate();
+    ended(&parent);
 }
 
 #[test]
@@ -389,4 +462,72 @@ fn async_calls_and_waits_share_one_executor_thread() {
                 .is_normal()
         );
     });
+}
+
+#[test]
+fn a_dropped_request_is_told_when_its_step_ends_not_when_the_callee_is_idle() {
+    for kind in KINDS {
+        let root = Root::new();
+        let (release, held) = mpsc::channel::<()>();
+        let callee = root
+            .spawn(
+                Spawn::from_fn(move |ctx| -> Result<(), BoxError> {
+                    ctx.receive(pattern!(ReplyTo, "drop"), |ctx, (_from,): (ReplyTo,)| {
+                        // Queued right behind: a step that holds the
+                        // process until the test ends.
+                        ctx.me().send("hold").unwrap();
+                    })?;
+                    ctx.receive(pattern!("hold"), move |_, ()| {
+                        let _ = held.recv_timeout(DEADLINE);
+                    })?;
+                    Ok(())
+                })
+                .kind(kind),
+            )
+            .unwrap();
+        let outcome = callee.call("drop", Duration::from_secs(5));
+        assert!(
+            matches!(outcome, Err(CallError::NoReply)),
+            "{kind:?}: {outcome:?}"
+        );
+        drop(release);
+        callee.terminate();
+        ended(&callee);
+    }
+}
+
+#[test]
+fn a_timeout_past_the_clocks_end_is_no_timeout() {
+    let root = Root::new();
+    let store = root.spawn(Store::default()).unwrap();
+    let reply = store.call(("put", "k", 1u64), Duration::MAX).unwrap();
+    assert_eq!(format!("{reply:?}"), r#"("ok",)"#);
+    store.terminate();
+    // Waited for without a limit, and it ends.
+    assert!(store.wait_timeout(Duration::MAX).unwrap().is_normal());
+}
+
+#[test]
+fn a_dropped_wait_future_lets_go_of_its_waker() {
+    struct Counted;
+    impl std::task::Wake for Counted {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    let root = Root::new();
+    let store = root.spawn(Store::default()).unwrap();
+    let counted = std::sync::Arc::new(Counted);
+    let waker = std::task::Waker::from(counted.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    for _ in 0..100 {
+        let mut future = std::pin::pin!(store.wait_async());
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+    }
+    drop(waker);
+    assert_eq!(
+        std::sync::Arc::strong_count(&counted),
+        1,
+        "a waker is still held"
+    );
+    store.terminate();
+    ended(&store);
 }

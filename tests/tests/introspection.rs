@@ -3,6 +3,7 @@
 //! monitors; nothing listed once it has ended.
 
 use std::sync::mpsc;
+use std::time::Instant;
 
 use paragram::{BoxError, Kind, Root, Spawn, Status, graph, pattern, process_info, processes};
 use paragram_tests::{DEADLINE, ended, recv};
@@ -51,7 +52,16 @@ fn the_process_list_shows_what_each_process_is_doing_and_is_tied_to() {
         assert_eq!(info.monitored_by, [root.pid().clone()]);
         let root_info = process_info(root.pid()).unwrap();
         assert!(root_info.monitors.iter().any(|p| *p == worker));
-        assert_eq!(process_info(&watcher).unwrap().status, Status::Waiting);
+        // The idle one waits, once its start-up has run (a status a
+        // process settles into: polled, with a deadline).
+        let deadline = Instant::now() + DEADLINE;
+        while process_info(&watcher).unwrap().status != Status::Waiting {
+            assert!(
+                Instant::now() < deadline,
+                "{kind:?}: the idle process never waits"
+            );
+            std::thread::yield_now();
+        }
         // The whole list holds both, in order of id.
         let listed = processes();
         let ids: Vec<u64> = listed.iter().map(|p| p.process.id()).collect();

@@ -144,3 +144,15 @@ fn dropping_a_root_ends_it_whatever_holds_its_pid() {
     assert!(ended(&held).is_normal());
     disconnected(&ticks);
 }
+
+#[test]
+fn a_monitor_taken_by_an_ended_root_does_not_keep_its_target() {
+    let root = Root::new();
+    let (worker, ticks) = ticker(Kind::SCHEDULER, None);
+    let worker = root.spawn(worker).unwrap();
+    root.pid().terminate();
+    ended(root.pid());
+    root.monitor(&worker);
+    drop(worker);
+    disconnected(&ticks);
+}

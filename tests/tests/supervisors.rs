@@ -534,5 +534,26 @@ fn a_supervisor_restarts_a_child_os_process() {
     supervisor.terminate();
     assert!(ended(&supervisor).is_normal());
     // The reason crossed the boundary as its text.
-    assert_eq!(ended(&second[0].1).to_string(), "shutdown by its supervisor");
+    assert_eq!(
+        ended(&second[0].1).to_string(),
+        "shutdown by its supervisor"
+    );
+}
+
+#[test]
+fn a_shutdown_timeout_past_the_clocks_end_waits_for_the_child() {
+    let root = Root::new();
+    let (workers, events) = Workers::new(Kind::THREAD);
+    let supervisor = root
+        .spawn(
+            Supervisor::new(Strategy::OneForOne)
+                .child(workers.child("patient").shutdown(Duration::MAX)),
+        )
+        .unwrap();
+    next(&events, 1);
+    let child = children(&supervisor)[0].1.clone();
+    supervisor.terminate();
+    assert!(ended(&supervisor).is_normal());
+    assert!(ended(&child).downcast_ref::<Shutdown>().is_some());
+    assert_eq!(next(&events, 1), [stopped("patient")]);
 }

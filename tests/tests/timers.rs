@@ -413,3 +413,64 @@ fn compiled_receivers_take_timeouts_in_every_kind() {
     report_to.terminate();
     ended(&report_to);
 }
+
+#[test]
+fn a_receive_timeout_set_again_after_a_cancel_runs_once() {
+    for kind in KINDS {
+        let root = Root::new();
+        let after = Duration::from_millis(20);
+        let (tx, rx) = mpsc::channel();
+        let pid = root
+            .spawn(
+                Spawn::from_fn(move |ctx| -> Result<(), BoxError> {
+                    ctx.set_receive_timeout(after);
+                    ctx.receive(
+                        pattern!(ReceiveTimeout),
+                        move |_, (_,): (ReceiveTimeout,)| {
+                            let _ = tx.send(Instant::now());
+                        },
+                    )?;
+                    // Busy past the timeout (so that its wake-up is queued
+                    // behind), then the idiom that resets it.
+                    ctx.receive(pattern!("busy"), move |ctx, ()| {
+                        std::thread::sleep(after * 2);
+                        ctx.cancel_receive_timeout();
+                        ctx.set_receive_timeout(after);
+                    })?;
+                    Ok(())
+                })
+                .kind(kind),
+            )
+            .unwrap();
+        for _ in 0..10 {
+            pid.send("busy").unwrap();
+        }
+        // One timeout chain: consecutive timeouts come at least `after`
+        // apart (each run starts the wait again); piled-up chains would
+        // bring several within one period.
+        let mut previous = recv(&rx);
+        for _ in 0..5 {
+            let at = recv(&rx);
+            assert!(
+                at - previous >= after,
+                "{kind:?}: {:?} apart",
+                at - previous
+            );
+            previous = at;
+        }
+        pid.terminate();
+        ended(&pid);
+    }
+}
+
+#[test]
+fn timers_past_the_clocks_end_never_fire_and_cancel() {
+    let root = Root::new();
+    let (pid, _rx) = reporter(&root, Kind::SCHEDULER);
+    let timer = send_after(Duration::MAX, &pid, "never".to_string());
+    assert!(cancel_timer(timer));
+    let interval = send_interval(Duration::MAX, &pid, "never".to_string());
+    assert!(cancel_timer(interval));
+    pid.terminate();
+    ended(&pid);
+}

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::out::{Duty, Out, become_reader, become_watcher, with_scratch};
 use super::reap::Started;
 use super::{Proxy, proxy_of};
+use crate::call;
 use crate::exit::{Exit, Killed, OsProcessError};
 use crate::link;
 use crate::mailbox::Inbox;
@@ -506,7 +507,7 @@ impl Conn {
                         message.decode_into(
                             &mut |pid| self.local_pid(pid),
                             &mut run.messages,
-                            Envelope::Message,
+                            |message| Envelope::Message(call::accept_remote(message)),
                         )?;
                         if run.messages.len() >= BATCH {
                             run.hand_over();
@@ -820,7 +821,8 @@ fn drive(core: Arc<Core>, mut inbox: Inbox<Envelope>, slot: Slot) {
                     && deadline.is_none()
                 {
                     conn.terminate(proxy.id, &Exit::with_error(OsProcessError::RootEnded));
-                    deadline = Some(Instant::now() + timeout);
+                    // A timeout past the clock's end waits for good.
+                    deadline = Instant::now().checked_add(timeout);
                 }
             }
             Envelope::Unreachable => {
