@@ -15,7 +15,7 @@
 //! handler's step is over, after the exit it causes is recorded, so that
 //! the caller reads the callee's exit rather than a bare "no reply".
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
@@ -125,6 +125,7 @@ impl Drop for ReplyTo {
         if runner::current().is_some() {
             // A running process drops it: told once the step is over.
             DEFERRED.with(|deferred| deferred.borrow_mut().push(target));
+            ANY_DEFERRED.with(|any| any.set(true));
         } else {
             // Dropped by the exit steps of a process (with its queue or
             // its state), or by code outside any process.
@@ -195,6 +196,9 @@ thread_local! {
     /// Replies dropped unanswered by the process this thread runs, told
     /// about by [`release_deferred`].
     static DEFERRED: RefCell<Vec<Target>> = const { RefCell::new(Vec::new()) };
+    /// Whether `DEFERRED` holds anything: one load on the path of every
+    /// message.
+    static ANY_DEFERRED: Cell<bool> = const { Cell::new(false) };
     /// The exit of the process whose exit steps this thread runs, if it
     /// does.
     static ENDING: RefCell<Option<Exit>> = const { RefCell::new(None) };
@@ -219,13 +223,14 @@ pub(crate) fn ending<R>(exit: &Exit, steps: impl FnOnce() -> R) -> R {
 /// Whether the process that just ran dropped a `ReplyTo` unanswered.
 #[inline]
 pub(crate) fn deferred() -> bool {
-    DEFERRED.with(|deferred| !deferred.borrow().is_empty())
+    ANY_DEFERRED.with(Cell::get)
 }
 
 /// Tells the callers whose `ReplyTo` the process that just ran dropped
 /// unanswered: called by the runner after each run, once an exit the run
 /// caused is recorded.
 pub(crate) fn release_deferred(exit: Option<&Exit>) {
+    ANY_DEFERRED.with(|any| any.set(false));
     let deferred = DEFERRED.with(|deferred| {
         let mut deferred = deferred.borrow_mut();
         (!deferred.is_empty()).then(|| std::mem::take(&mut *deferred))

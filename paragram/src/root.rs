@@ -98,7 +98,7 @@ impl Root {
     pub fn try_with_kind(kind: Kind) -> Result<Root, SpawnError> {
         let spawn = Spawn::new(|_: &mut Ctx| {})
             .name(ROOT_NAME)
-            .kind(Kind::THREAD);
+            .kind(Kind::OWN_THREAD);
         let pid = spawn::spawn(spawn, None, None, kind)?;
         for each in Kind::ALL {
             each.driver().root_made(pid.core());

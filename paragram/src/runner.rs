@@ -271,6 +271,7 @@ impl Runner {
     }
 
     /// Offers `message` to the receivers; unmatched, it ends the process.
+    #[inline]
     fn message(&mut self, message: Message) -> Step {
         match self.dispatch(message) {
             Ok(None) => Step::Continue,

@@ -235,7 +235,7 @@ pub(crate) fn spawn(
     }
     let mut kind = kind.unwrap_or(default_kind);
     if stack_size.is_some() && !kind.driver().own_stack() {
-        kind = Kind::THREAD;
+        kind = Kind::OWN_THREAD;
     }
     let id = next_id();
     let name = match name {

@@ -32,6 +32,10 @@ impl Kind {
 
     /// Every kind.
     pub(crate) const ALL: [Kind; 3] = [Kind::THREAD, Kind::OS_PROCESS, Kind::SCHEDULER];
+
+    /// The kind that gives each process a thread of its own: what a root
+    /// runs on, and what a process that asks for a stack size gets.
+    pub(crate) const OWN_THREAD: Kind = Kind::THREAD;
 }
 
 impl Default for Kind {
