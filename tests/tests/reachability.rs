@@ -13,15 +13,16 @@ use paragram_tests::{DEADLINE, Fault, ended, recv};
 const KINDS: [Kind; 2] = [Kind::THREAD, Kind::SCHEDULER];
 
 /// A process of `kind` that reports a tick every 5 ms of quiet, and ends
-/// with `Fault` after `ticks` of them if `ticks` is set.
-fn ticker(kind: Kind, ticks: Option<u32>) -> (Spawn, mpsc::Receiver<u32>) {
-    linked_ticker(kind, ticks, None)
+/// with `Fault` at the first tick after `stop` has a message, if it is
+/// given.
+fn ticker(kind: Kind, stop: Option<mpsc::Receiver<()>>) -> (Spawn, mpsc::Receiver<u32>) {
+    linked_ticker(kind, stop, None)
 }
 
 /// A [`ticker`] that links itself to `peer` first, keeping no handle.
 fn linked_ticker(
     kind: Kind,
-    ticks: Option<u32>,
+    stop: Option<mpsc::Receiver<()>>,
     peer: Option<Pid>,
 ) -> (Spawn, mpsc::Receiver<u32>) {
     let (tx, rx) = mpsc::channel();
@@ -36,8 +37,10 @@ fn linked_ticker(
             move |_, (_,): (ReceiveTimeout,)| {
                 count += 1;
                 let _ = tx.send(count);
-                match ticks {
-                    Some(last) if count == last => Err(BoxError::from(Fault { code: count })),
+                match &stop {
+                    Some(stop) if stop.try_recv().is_ok() => {
+                        Err(BoxError::from(Fault { code: count }))
+                    }
                     _ => Ok(()),
                 }
             },
@@ -118,7 +121,8 @@ fn a_process_monitored_by_one_that_ended_is_reached_no_more() {
 fn linked_processes_with_no_handle_run_on_until_one_ends() {
     for kind in KINDS {
         let root = Root::new();
-        let (first, first_ticks) = ticker(kind, Some(3));
+        let (stop, stopped) = mpsc::channel();
+        let (first, first_ticks) = ticker(kind, Some(stopped));
         let first = root.spawn(first).unwrap();
         let (second, second_ticks) = linked_ticker(kind, None, Some(first.clone()));
         drop(root.spawn(second).unwrap());
@@ -127,8 +131,9 @@ fn linked_processes_with_no_handle_run_on_until_one_ends() {
         assert_eq!(recv(&second_ticks), 1, "{kind:?}");
         drop(first);
         assert_eq!(recv(&second_ticks), 2, "{kind:?}");
-        // The first ends with a fault after its third tick, and takes the
-        // second with it through the link.
+        // Told to, the first ends with a fault at its next tick, and takes
+        // the second with it through the link.
+        stop.send(()).unwrap();
         disconnected(&first_ticks);
         disconnected(&second_ticks);
     }
