@@ -205,13 +205,19 @@ impl Core {
             }
             return None;
         }
-        let exit = life.exit.clone().unwrap_or_default();
+        Some(Core::reap(life).unwrap_or_default())
+    }
+
+    /// The exit of a process that has finished, its driver released
+    /// first if nobody has yet.
+    fn reap(mut life: MutexGuard<'_, Life>) -> Option<Exit> {
+        let exit = life.exit.clone();
         let reap = life.reap.take();
         drop(life);
         if let Some(reap) = reap {
             reap();
         }
-        Some(exit)
+        exit
     }
 
     fn wait_locked(&self, deadline: Option<Instant>) -> Option<Exit> {
@@ -236,13 +242,7 @@ impl Core {
             };
             life.waiters -= 1;
         }
-        let exit = life.exit.clone();
-        let reap = life.reap.take();
-        drop(life);
-        if let Some(reap) = reap {
-            reap();
-        }
-        exit
+        Core::reap(life)
     }
 }
 

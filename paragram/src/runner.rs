@@ -73,6 +73,16 @@ pub(crate) enum Step {
     Exit(Exit),
 }
 
+impl Step {
+    /// The exit the step ends the process with, if it does.
+    fn exit(&self) -> Option<&Exit> {
+        match self {
+            Step::Exit(exit) => Some(exit),
+            Step::Continue => None,
+        }
+    }
+}
+
 /// What a process reports to its driver after running what was ready.
 pub(crate) enum Progress {
     /// Nothing more is queued: it waits for its mailbox to wake it.
@@ -145,18 +155,11 @@ impl Runner {
         drop(current);
         self.core().running.store(false, Ordering::Relaxed);
         // Were a step cut short by a panic outside the guards, callers
-        // whose request it dropped hear of it now, the exit recorded first
-        // (the exit steps record it again).
-        if call::deferred() {
-            let exit = match &progress {
-                Progress::Exited(exit) => {
-                    self.core().record_exit(exit.clone());
-                    Some(exit)
-                }
-                _ => None,
-            };
-            call::release_deferred(exit);
-        }
+        // whose request it dropped hear of it now.
+        self.release_dropped(match &progress {
+            Progress::Exited(exit) => Some(exit),
+            Progress::Idle | Progress::Yielded => None,
+        });
         progress
     }
 
@@ -167,7 +170,7 @@ impl Runner {
                 return Progress::Exited(Exit::with_own_error(Killed));
             }
             let step = self.start();
-            self.release_dropped(&step);
+            self.release_dropped(step.exit());
             if let Step::Exit(exit) = step {
                 return Progress::Exited(exit);
             }
@@ -180,7 +183,7 @@ impl Runner {
                 return Progress::Idle;
             };
             let step = self.handle(envelope);
-            self.release_dropped(&step);
+            self.release_dropped(step.exit());
             if let Step::Exit(exit) = step {
                 return Progress::Exited(exit);
             }
@@ -189,17 +192,14 @@ impl Runner {
     }
 
     /// Tells the callers whose request the step just run dropped
-    /// unanswered, once an exit it causes is recorded.
+    /// unanswered, once the exit it causes, if any, is recorded (the exit
+    /// steps record it again).
     #[inline]
-    fn release_dropped(&self, step: &Step) {
+    fn release_dropped(&self, exit: Option<&Exit>) {
         if call::deferred() {
-            let exit = match step {
-                Step::Exit(exit) => {
-                    self.core().record_exit(exit.clone());
-                    Some(exit)
-                }
-                Step::Continue => None,
-            };
+            if let Some(exit) = exit {
+                self.core().record_exit(exit.clone());
+            }
             call::release_deferred(exit);
         }
     }

@@ -226,12 +226,14 @@ impl Supervisor {
         let signal = Arc::new(StartSignal::default());
         let here = spawn.serialized.is_none();
         if here {
-            let inner = std::mem::replace(&mut spawn.process, Box::new(NoProcess));
-            spawn.process = Box::new(Signalling {
-                inner,
-                signal: Some(signal.clone()),
-                name: running.spec.register.then(|| running.spec.id.clone()),
-            });
+            spawn = Spawn {
+                process: Box::new(Signalling {
+                    inner: spawn.process,
+                    signal: Some(signal.clone()),
+                    name: running.spec.register.then(|| running.spec.id.clone()),
+                }),
+                ..spawn
+            };
         }
         let pid = ctx
             .spawn_link(spawn)
@@ -441,15 +443,6 @@ impl Drop for Signalling {
         if let Some(signal) = self.signal.take() {
             signal.set(false);
         }
-    }
-}
-
-/// A stand-in, for the moment a process is taken out of its `Spawn`.
-struct NoProcess;
-
-impl Process for NoProcess {
-    fn handle(&mut self, _: &mut Ctx, message: Message) -> Handled {
-        Handled::Unmatched(message)
     }
 }
 

@@ -161,23 +161,29 @@ fn one_for_one_restarts_only_the_failed_child_under_its_name() {
     }
 }
 
+/// A supervisor of `kind` with children `a`, `b` and `c`, all started.
+fn three_children(root: &Root, kind: Kind, strategy: Strategy) -> (Pid, mpsc::Receiver<Event>) {
+    let (workers, events) = Workers::new(kind);
+    let supervisor = root
+        .spawn(
+            Spawn::new(
+                Supervisor::new(strategy)
+                    .child(workers.child("a"))
+                    .child(workers.child("b"))
+                    .child(workers.child("c")),
+            )
+            .kind(kind),
+        )
+        .unwrap();
+    assert_eq!(next(&events, 3), [started("a"), started("b"), started("c")]);
+    (supervisor, events)
+}
+
 #[test]
 fn one_for_all_stops_the_others_last_first_and_starts_all_in_order() {
     for kind in KINDS {
         let root = Root::new();
-        let (workers, events) = Workers::new(kind);
-        let supervisor = root
-            .spawn(
-                Spawn::new(
-                    Supervisor::new(Strategy::OneForAll)
-                        .child(workers.child("a"))
-                        .child(workers.child("b"))
-                        .child(workers.child("c")),
-                )
-                .kind(kind),
-            )
-            .unwrap();
-        next(&events, 3);
+        let (supervisor, events) = three_children(&root, kind, Strategy::OneForAll);
         let before = children(&supervisor);
         before[1].1.send("crash").unwrap();
         assert_eq!(
@@ -203,19 +209,7 @@ fn one_for_all_stops_the_others_last_first_and_starts_all_in_order() {
 fn rest_for_one_restarts_the_failed_child_and_those_after_it() {
     for kind in KINDS {
         let root = Root::new();
-        let (workers, events) = Workers::new(kind);
-        let supervisor = root
-            .spawn(
-                Spawn::new(
-                    Supervisor::new(Strategy::RestForOne)
-                        .child(workers.child("a"))
-                        .child(workers.child("b"))
-                        .child(workers.child("c")),
-                )
-                .kind(kind),
-            )
-            .unwrap();
-        next(&events, 3);
+        let (supervisor, events) = three_children(&root, kind, Strategy::RestForOne);
         let before = children(&supervisor);
         before[1].1.send("crash").unwrap();
         assert_eq!(

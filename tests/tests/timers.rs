@@ -166,22 +166,34 @@ fn sleeper(root: &Root, kind: Kind, after: Duration) -> (Pid, mpsc::Receiver<Ins
     (pid, rx)
 }
 
+/// Takes `n` reports of a time from `rx`, each at least `after` after the
+/// one before (the first after `since`).
+fn assert_apart(
+    rx: &mpsc::Receiver<Instant>,
+    since: Instant,
+    after: Duration,
+    n: usize,
+    kind: Kind,
+) {
+    let mut previous = since;
+    for _ in 0..n {
+        let at = recv(rx);
+        assert!(
+            at - previous >= after,
+            "{kind:?}: {:?} apart",
+            at - previous
+        );
+        previous = at;
+    }
+}
+
 #[test]
 fn a_receive_timeout_fires_after_quiet_and_again_after_each_run() {
     for kind in KINDS {
         let root = Root::new();
         let after = Duration::from_millis(20);
         let (pid, rx) = sleeper(&root, kind, after);
-        let mut previous = Instant::now();
-        for _ in 0..3 {
-            let at = recv(&rx);
-            assert!(
-                at - previous >= after,
-                "{kind:?}: {:?} apart",
-                at - previous
-            );
-            previous = at;
-        }
+        assert_apart(&rx, Instant::now(), after, 3, kind);
         pid.terminate();
         ended(&pid);
     }
@@ -448,16 +460,8 @@ fn a_receive_timeout_set_again_after_a_cancel_runs_once() {
         // One timeout chain: consecutive timeouts come at least `after`
         // apart (each run starts the wait again); piled-up chains would
         // bring several within one period.
-        let mut previous = recv(&rx);
-        for _ in 0..5 {
-            let at = recv(&rx);
-            assert!(
-                at - previous >= after,
-                "{kind:?}: {:?} apart",
-                at - previous
-            );
-            previous = at;
-        }
+        let first = recv(&rx);
+        assert_apart(&rx, first, after, 5, kind);
         pid.terminate();
         ended(&pid);
     }
